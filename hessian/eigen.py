@@ -1,0 +1,101 @@
+"""Eigenpair results and the small dense algebra shared by every eigensolver.
+
+Conventions (shared/design/method.md): eigenpairs are ordered by |lambda| descending, because the
+Hessian is indefinite and the top-k by magnitude mixes both signs; core algebra runs in float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EigenResult:
+    """Top-k eigenpairs of a symmetric operator, ordered by |eigenvalue| descending.
+
+    Attributes:
+        eigenvalues: (k,) float64.
+        eigenvectors: (D, k) with orthonormal columns.
+        n_hvp: operator-vector products used.
+        n_passes: passes over the data (operator calls of one block each), when known.
+        method: the algorithm that produced it.
+        info: settings and diagnostics.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    n_hvp: int = 0
+    n_passes: int = 0
+    method: str = ""
+    info: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.eigenvalues)
+
+    def truncate(self, k: int) -> EigenResult:
+        """The top-k pairs of this result."""
+        return EigenResult(
+            self.eigenvalues[:k],
+            self.eigenvectors[:, :k],
+            self.n_hvp,
+            self.n_passes,
+            self.method,
+            dict(self.info),
+        )
+
+
+def order_by_magnitude(eigenvalues: np.ndarray, eigenvectors: np.ndarray | None = None):
+    """Sort eigenpairs by |lambda| descending (ties: larger lambda first, for determinism)."""
+    order = np.lexsort((-eigenvalues, -np.abs(eigenvalues)))
+    if eigenvectors is None:
+        return eigenvalues[order]
+    return eigenvalues[order], eigenvectors[:, order]
+
+
+def symmetric_eigh(C: np.ndarray):
+    """eigh of the symmetrised matrix (C + C^T)/2 in float64, ordered by |lambda| descending."""
+    C = np.asarray(C, dtype=np.float64)
+    w, U = np.linalg.eigh((C + C.T) / 2)
+    return order_by_magnitude(w, U)
+
+
+def orth(Y: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of range(Y) in float64 (Householder QR, reduced)."""
+    return np.linalg.qr(np.asarray(Y, dtype=np.float64), mode="reduced")[0]
+
+
+def check_k(k: int, D: int, name: str = "k") -> int:
+    """Validate a number of eigenpairs."""
+    if int(k) != k or not 1 <= k <= D:
+        raise ValueError(f"{name} must be an integer in 1..D = {D}, got {k}")
+    return int(k)
+
+
+class CountingOperator:
+    """Wraps any operator (ours, a dense array, a scipy LinearOperator) to apply it to float64
+    numpy blocks and count the products and passes it used."""
+
+    def __init__(self, op):
+        self.op = op
+        self.D = int(op.shape[0])
+        if op.shape[0] != op.shape[1]:
+            raise ValueError(f"operator must be square, got shape {op.shape}")
+        self.n_hvp = 0
+        self.n_passes = 0
+        self.block_size = int(getattr(op, "block_size", 1 << 30))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """op @ X for X (D, m); the result in float64."""
+        X = np.asarray(X)
+        stats = getattr(self.op, "stats", None)
+        before = stats.n_passes if stats is not None else 0
+        out = np.asarray(self.op @ X, dtype=np.float64)
+        if not np.isfinite(out).all():
+            raise FloatingPointError("the operator returned NaN or inf")
+        m = 1 if X.ndim == 1 else X.shape[1]
+        self.n_hvp += m
+        self.n_passes += (stats.n_passes - before) if stats is not None else 1
+        return out

@@ -1,0 +1,45 @@
+"""Exact references for small problems: the dense operator in float64 and its eigenpairs.
+
+The dense matrix is formed as H @ I by column blocks (batched products), symmetrised, and
+eigendecomposed by LAPACK (all D pairs), then put in |lambda| order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from hessian.eigen import CountingOperator, EigenResult, check_k, order_by_magnitude
+
+
+def dense(op, block: int = 256) -> np.ndarray:
+    """The operator as a dense, symmetrised float64 matrix (D x D). Small problems only."""
+    A = CountingOperator(op)
+    if A.D > 40_000:
+        raise ValueError(f"D = {A.D} is too large for a dense reference (limit 40,000)")
+    M = np.empty((A.D, A.D))
+    for i in range(0, A.D, block):
+        j = min(A.D, i + block)
+        E = np.zeros((A.D, j - i))
+        E[np.arange(i, j), np.arange(j - i)] = 1.0
+        M[:, i:j] = A(E)
+    return (M + M.T) / 2
+
+
+def exact_eigh(op, k: int | None = None) -> EigenResult:
+    """Exact eigenpairs in |lambda| order: all D, or the top k by magnitude.
+
+    Args:
+        op: an operator (``.shape``, ``@``) or a dense symmetric array.
+        k: number of pairs (default all).
+    """
+    M = np.asarray(op, dtype=np.float64) if isinstance(op, np.ndarray) else dense(op)
+    D = M.shape[0]
+    if k is not None:
+        k = check_k(k, D)
+    # one full divide-and-conquer eigh: cheaper than two partial (MRRR) solves at both ends,
+    # whose tridiagonalisations dominate (measured at D = 7,030: 34 s against 50 s)
+    w, V = scipy.linalg.eigh(M, driver="evd")
+    w, V = order_by_magnitude(w, V)
+    k = D if k is None else k
+    return EigenResult(w[:k], V[:, :k], n_hvp=D, method="exact (dense eigh)")

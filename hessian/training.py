@@ -1,0 +1,78 @@
+"""Plain SGD training with parameter snapshots at recorded steps (the paper's runs, method.md §5).
+
+Constant learning rate, no momentum, no weight decay; mini-batches drawn by a seeded permutation
+per epoch, so a run is a pure function of (problem, lr, batch size, seed). Step t's snapshot is
+the parameters BEFORE the t-th update (step 0 is the initialisation), as the masks and Hessians of
+step t must see the same parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from hessian._operator_base import flat_params
+
+
+def sgd(
+    model: torch.nn.Module,
+    data: tuple[Tensor, Tensor],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int = 12345,
+    record_steps: Iterable[int] = (),
+    loss: Callable[[Tensor, Tensor], Tensor] | None = None,
+    on_record: Callable[[int, Tensor, float], None] | None = None,
+) -> dict[int, Tensor]:
+    """Train ``model`` in place with SGD for ``steps`` updates; snapshot at ``record_steps``.
+
+    Args:
+        model, data: the network and its training set (X, y).
+        steps, lr, batch_size, seed: the run. Batches are consecutive slices of a per-epoch
+            permutation drawn from ``torch.Generator().manual_seed(seed)``.
+        record_steps: steps (0..steps) whose parameters are returned.
+        loss: batch-mean loss (default cross-entropy).
+        on_record: called as ``on_record(step, flat_params, batch_loss)`` at each recorded step.
+
+    Returns:
+        {step: flat parameter vector (detached clone)} for the recorded steps.
+    """
+    loss = loss or torch.nn.functional.cross_entropy
+    record = sorted(set(int(t) for t in record_steps))
+    if any(t < 0 or t > steps for t in record):
+        raise ValueError(f"record steps {record} must lie in 0..{steps}")
+    if lr <= 0 or batch_size < 1 or steps < 0:
+        raise ValueError(
+            f"need lr > 0, batch_size >= 1, steps >= 0; got {lr}, {batch_size}, {steps}"
+        )
+    X, y = data
+    n = len(X)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    out: dict[int, Tensor] = {}
+    perm, pos = torch.randperm(n, generator=g), 0
+    was_training = model.training
+    model.train()
+    for t in range(steps + 1):
+        if pos + batch_size > n:  # new epoch: a fresh permutation, no partial batch
+            perm, pos = torch.randperm(n, generator=g), 0
+        idx = perm[pos : pos + min(batch_size, n)]
+        pos += batch_size
+        value = loss(model(X[idx]), y[idx])
+        if not torch.isfinite(value):
+            raise FloatingPointError(f"training diverged: loss is {value.item()} at step {t}")
+        if t in out or t in record:
+            out[t] = flat_params(model.parameters()).clone()
+            if on_record is not None:
+                on_record(t, out[t], float(value.detach()))
+        if t == steps:
+            break
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    model.train(was_training)
+    return out
