@@ -15,7 +15,7 @@ Public API:
 
 from hessian import masks, metrics, problems
 from hessian._operator_base import CurvatureOperator, NondeterministicOperatorError
-from hessian.eigen import EigenResult
+from hessian.eigen import EigenResult, eigenvalue_errors
 from hessian.errors import aposteriori_error, probability_bounds, residuals, scree_bounds
 from hessian.exact import dense, exact_eigh
 from hessian.ggn_operator import GGNOperator
@@ -38,6 +38,7 @@ __all__ = [
     "block_krylov_eigh",
     "chance",
     "dense",
+    "eigenvalue_errors",
     "exact_eigh",
     "masks",
     "metrics",

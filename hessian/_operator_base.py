@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -180,7 +181,9 @@ class CurvatureOperator:
         if V.ndim != 2 or V.shape[1] != self.D:
             raise ValueError(f"expected a block of shape (m, {self.D}), got {tuple(V.shape)}")
         V = V.to(self.dtype)
-        with torch.no_grad():
+        # numpy/scipy's BLAS threads spin after dense work and steal the cores torch needs: one
+        # sketch on mnist_mini took 17 s with them and 4.6 s without (shared/design/stack.md)
+        with torch.no_grad(), threadpool_limits(1, user_api="blas"):
             parts = [
                 self._block_matmat(V[i : i + self.block_size])
                 for i in range(0, V.shape[0], self.block_size)

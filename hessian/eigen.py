@@ -99,3 +99,19 @@ class CountingOperator:
         self.n_hvp += m
         self.n_passes += (stats.n_passes - before) if stats is not None else 1
         return out
+
+
+def eigenvalue_errors(approx: np.ndarray, exact: np.ndarray) -> dict[str, np.ndarray]:
+    """Relative eigenvalue errors of an approximation against a reference spectrum.
+
+    ``matched``: |a_i - e_i| / |e_i| with both in |lambda| order (strict, but a near-tie in |lambda|
+    with opposite signs, common in Hessians, counts as an error of ~2). ``nearest``:
+    min_j |a_i - e_j| / |a_i| over the whole reference (is a_i an eigenvalue at all?).
+    """
+    a = np.asarray(approx, dtype=np.float64)
+    e = np.asarray(exact, dtype=np.float64)
+    matched = np.abs(a - e[: len(a)]) / np.abs(e[: len(a)])
+    srt = np.sort(e)
+    pos = np.clip(np.searchsorted(srt, a), 1, len(srt) - 1)
+    near = np.minimum(np.abs(a - srt[pos - 1]), np.abs(a - srt[pos])) / np.abs(a)
+    return {"matched": matched, "nearest": near}
