@@ -11,10 +11,12 @@ Public API:
     exact_eigh(op, k=None)              dense float64 reference (small problems)
     aposteriori_error, scree_bounds, residuals
     overlap(mask_indices, eigenvectors) overlap for every k; masks.magnitude / random / best
+    hutchinson_diagonal, exact_diagonal diagonals for masks.ggn_diagonal
 """
 
 from hessian import masks, metrics, problems
 from hessian._operator_base import CurvatureOperator, NondeterministicOperatorError
+from hessian.diagonal import exact_diagonal, hutchinson_diagonal
 from hessian.eigen import EigenResult, eigenvalue_errors
 from hessian.errors import aposteriori_error, probability_bounds, residuals, scree_bounds
 from hessian.exact import dense, exact_eigh
@@ -39,7 +41,9 @@ __all__ = [
     "chance",
     "dense",
     "eigenvalue_errors",
+    "exact_diagonal",
     "exact_eigh",
+    "hutchinson_diagonal",
     "masks",
     "metrics",
     "nystrom",

@@ -67,13 +67,6 @@ def orth(Y: np.ndarray) -> np.ndarray:
     return np.linalg.qr(np.asarray(Y, dtype=np.float64), mode="reduced")[0]
 
 
-def check_k(k: int, D: int, name: str = "k") -> int:
-    """Validate a number of eigenpairs."""
-    if int(k) != k or not 1 <= k <= D:
-        raise ValueError(f"{name} must be an integer in 1..D = {D}, got {k}")
-    return int(k)
-
-
 class CountingOperator:
     """Wraps any operator (ours, a dense array, a scipy LinearOperator) to apply it to float64
     numpy blocks and count the products and passes it used."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from hessian.eigen import CountingOperator, EigenResult, check_k, order_by_magnitude
+from hessian._checks import check_k
+from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude
 
 
 def dense(op, block: int = 256) -> np.ndarray:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hessian.eigen import CountingOperator, EigenResult, check_k, order_by_magnitude, orth
+from hessian._checks import check_k
+from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude, orth
 from hessian.seigh import STREAM_RIGHT
 from hessian.test_matrices import test_matrix
 

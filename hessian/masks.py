@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from hessian._checks import as_eigenvectors, check_k, to_numpy
+
 __all__ = [
     "best",
     "best_overlap",
@@ -29,18 +31,6 @@ __all__ = [
 ]
 
 
-def _to_numpy(x: Any) -> np.ndarray:
-    """Converts a numpy array, torch tensor or array-like to numpy (no copy if possible)."""
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch
-        t = x.detach().cpu()
-        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16
-            t = t.float()
-        return np.asarray(t)
-    return np.asarray(x)
-
-
 def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "cpu"))
 
@@ -48,7 +38,7 @@ def _is_array(x: Any) -> bool:
 def _flat_params(params: Any) -> np.ndarray:
     """Flattens a 1-D array/tensor, or concatenates an iterable of arrays/tensors in order."""
     if _is_array(params):
-        arr = _to_numpy(params)
+        arr = to_numpy(params)
         if arr.ndim != 1:
             raise ValueError(
                 f"params must be a flat 1-D array/tensor, got shape {arr.shape}; "
@@ -56,31 +46,11 @@ def _flat_params(params: Any) -> np.ndarray:
             )
         return arr
     if isinstance(params, Iterable) and not isinstance(params, (str, bytes)):
-        parts = [_to_numpy(p).ravel() for p in params]
+        parts = [to_numpy(p).ravel() for p in params]
         if not parts:
             raise ValueError("params is an empty iterable")
         return np.concatenate(parts)
     raise ValueError(f"params must be an array, tensor or iterable of them, got {type(params)}")
-
-
-def _check_k(k: Any, D: int, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {k!r}")
-    k = int(k)
-    if not 1 <= k <= D:
-        raise ValueError(f"{name} must be in 1..D, got {name}={k} with D={D}")
-    return k
-
-
-def _as_eigenvectors(eigenvectors: Any) -> np.ndarray:
-    V = _to_numpy(eigenvectors)
-    if V.ndim != 2:
-        raise ValueError(f"eigenvectors must be a 2-D (D, k) array, got shape {V.shape}")
-    if V.shape[0] < 1 or V.shape[1] < 1:
-        raise ValueError(f"eigenvectors must be non-empty, got shape {V.shape}")
-    if V.shape[1] > V.shape[0]:
-        raise ValueError(f"eigenvectors has more columns than rows: shape {V.shape}")
-    return V
 
 
 def from_scores(scores: Any, k: int) -> np.ndarray:
@@ -99,13 +69,13 @@ def from_scores(scores: Any, k: int) -> np.ndarray:
     Raises:
         ValueError: Non-1-D or non-finite scores, or k out of range.
     """
-    s = _to_numpy(scores)
+    s = to_numpy(scores)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got shape {s.shape}")
     D = s.shape[0]
     if D == 0:
         raise ValueError("scores is empty (D=0)")
-    k = _check_k(k, D)
+    k = check_k(k, D)
     if not np.issubdtype(s.dtype, np.number) or np.issubdtype(s.dtype, np.complexfloating):
         raise ValueError(f"scores must be real numbers, got dtype {s.dtype}")
     if np.issubdtype(s.dtype, np.floating) and not np.isfinite(s).all():
@@ -186,7 +156,7 @@ def random(D: int, k: int, *, draws: int = 1, seed: int = 0) -> np.ndarray:
     """
     if isinstance(D, bool) or not isinstance(D, (int, np.integer)) or D < 1:
         raise ValueError(f"D must be a positive integer, got {D!r}")
-    k = _check_k(k, int(D))
+    k = check_k(k, int(D))
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -210,8 +180,8 @@ def best(eigenvectors: Any, k: int) -> np.ndarray:
     Returns:
         ``int64`` array of shape (k,).
     """
-    V = _as_eigenvectors(eigenvectors)
-    k = _check_k(k, V.shape[1], "k")
+    V = as_eigenvectors(eigenvectors)
+    k = check_k(k, V.shape[1], "k")
     Vk = V[:, :k].astype(np.float64, copy=False)
     return from_scores(np.einsum("ij,ij->i", Vk, Vk), k)
 
@@ -229,7 +199,7 @@ def best_overlap(eigenvectors: Any, ks: Sequence[int] | np.ndarray | None = None
     Returns:
         float64 array aligned with ``ks``.
     """
-    V = _as_eigenvectors(eigenvectors)
+    V = as_eigenvectors(eigenvectors)
     D, kv = V.shape
     ks_arr = np.arange(1, kv + 1) if ks is None else np.asarray(ks)
     if ks_arr.ndim != 1 or ks_arr.size == 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hessian.masks import _to_numpy
+from hessian._checks import as_eigenvectors, check_int, to_numpy
 
 __all__ = [
     "chance",
@@ -45,21 +45,8 @@ GRASSMANNIAN_KEYS = (
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-def _eigenvectors(eigenvectors: Any, name: str = "eigenvectors") -> np.ndarray:
-    V = _to_numpy(eigenvectors)
-    if V.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (D, k) array, got shape {V.shape}")
-    if V.shape[0] < 1 or V.shape[1] < 1:
-        raise ValueError(f"{name} must be non-empty, got shape {V.shape}")
-    if V.shape[1] > V.shape[0]:
-        raise ValueError(f"{name} has more columns than rows: shape {V.shape}")
-    if not np.issubdtype(V.dtype, np.floating):
-        raise ValueError(f"{name} must be floating point, got dtype {V.dtype}")
-    return V
-
-
 def _index_array(x: Any, name: str, ndims: tuple[int, ...] = (1,)) -> np.ndarray:
-    a = _to_numpy(x)
+    a = to_numpy(x)
     if a.ndim not in ndims:
         raise ValueError(f"{name} must have ndim in {ndims}, got shape {a.shape}")
     if a.shape[-1] < 1:
@@ -85,14 +72,6 @@ def _mask(mask_indices: Any, D: int, ndims: tuple[int, ...] = (1,)) -> np.ndarra
         )
     _check_unique(S, "mask_indices")
     return S
-
-
-def _check_int(k: Any, lo: int, hi: int, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {k!r}")
-    if not lo <= int(k) <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {name}={k}")
-    return int(k)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,11 +116,11 @@ def overlap(mask_indices: Any, eigenvectors: Any, k_max: int | None = None) -> n
     Raises:
         ValueError: Indices out of range or duplicated, bad shapes, or k_max out of range.
     """
-    V = _eigenvectors(eigenvectors)
+    V = as_eigenvectors(eigenvectors)
     D, kv = V.shape
     S = _mask(mask_indices, D, ndims=(1, 2))
     limit = min(S.shape[-1], kv)
-    k_max = limit if k_max is None else _check_int(k_max, 1, limit, "k_max")
+    k_max = limit if k_max is None else check_int(k_max, 1, limit, "k_max")
     rows = S[None, :k_max] if S.ndim == 1 else S[:, :k_max]
     ks = np.arange(1, k_max + 1, dtype=np.float64)
     out = np.empty((rows.shape[0], k_max), dtype=np.float64)
@@ -169,9 +148,9 @@ def principal_angles(mask_indices: Any, eigenvectors: Any, k: int) -> np.ndarray
     Returns:
         float64 array of k angles in radians, ascending.
     """
-    V = _eigenvectors(eigenvectors)
+    V = as_eigenvectors(eigenvectors)
     S = _mask(mask_indices, V.shape[0])
-    k = _check_int(k, 1, min(S.shape[0], V.shape[1]))
+    k = check_int(k, 1, min(S.shape[0], V.shape[1]))
     M = V[S[:k], :k].astype(np.float64)
     cos = np.clip(np.linalg.svd(M, compute_uv=False), 0.0, 1.0)
     return np.sort(np.arccos(cos))
@@ -188,8 +167,8 @@ def subspace_principal_angles(A: Any, B: Any) -> np.ndarray:
     Returns:
         float64 array of min(k_A, k_B) angles in radians, ascending.
     """
-    A = _eigenvectors(A, "A").astype(np.float64)
-    B = _eigenvectors(B, "B").astype(np.float64)
+    A = as_eigenvectors(A, "A").astype(np.float64)
+    B = as_eigenvectors(B, "B").astype(np.float64)
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"A and B must have the same number of rows, got {A.shape} and {B.shape}")
     if A.shape[1] > B.shape[1]:
@@ -217,7 +196,7 @@ def grassmannian_metrics(theta: Any) -> dict[str, float]:
         Dict with keys overlap, geodesic, chordal_2, chordal_F, projection_2, projection_F,
         fubini_study (floats).
     """
-    t = np.asarray(_to_numpy(theta), dtype=np.float64)
+    t = np.asarray(to_numpy(theta), dtype=np.float64)
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"theta must be a non-empty 1-D array, got shape {t.shape}")
     if not np.isfinite(t).all():
@@ -254,8 +233,8 @@ def subspace_overlap(A: Any, B: Any) -> float:
     angles when k_B == k_A; with k_B > k_A it is the share of A inside the wider span(B)).
     Used to compare eigenspaces between steps and sketch vs exact (method.md §4).
     """
-    A = _eigenvectors(A, "A")
-    B = _eigenvectors(B, "B")
+    A = as_eigenvectors(A, "A")
+    B = as_eigenvectors(B, "B")
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"A and B must have the same number of rows, got {A.shape} and {B.shape}")
     C = A.astype(np.float64).T @ B.astype(np.float64)
@@ -297,7 +276,7 @@ def iou_curve(mask_a: Any, mask_b: Any, k_max: int | None = None) -> np.ndarray:
     a = _index_array(mask_a, "mask_a")
     b = _index_array(mask_b, "mask_b")
     limit = min(a.size, b.size)
-    k_max = limit if k_max is None else _check_int(k_max, 1, limit, "k_max")
+    k_max = limit if k_max is None else check_int(k_max, 1, limit, "k_max")
     a, b = a[:k_max], b[:k_max]
     _check_unique(a, "mask_a")
     _check_unique(b, "mask_b")

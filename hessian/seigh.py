@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from hessian.eigen import CountingOperator, EigenResult, check_k, orth, symmetric_eigh
+from hessian._checks import check_k
+from hessian.eigen import CountingOperator, EigenResult, orth, symmetric_eigh
 from hessian.test_matrices import test_matrix
 
 #: stream ids of the matrices that one seed defines (never overlapping)

@@ -212,13 +212,16 @@ class SparseSign(RandomTestMatrix):
     def _chunk(self, tj: int) -> scipy.sparse.csc_matrix:
         width = min(TILE_COLS, self.D - tj * TILE_COLS)
         rng = _rng(self.seed, self.stream, tj)
-        idx = rng.integers(0, self.s, size=(width, self.zeta))
-        while True:  # redraw the columns whose rows repeat, until all rows are distinct
-            srt = np.sort(idx, axis=1)
-            dup = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
-            if not dup.any():
-                break
-            idx[dup] = rng.integers(0, self.s, size=(int(dup.sum()), self.zeta))
+        if self.s <= 4 * self.zeta:  # few rows: the zeta smallest of s random keys per column
+            idx = np.argsort(rng.random((width, self.s)), axis=1)[:, : self.zeta]
+        else:  # many rows: draw, and redraw the columns whose rows repeat (rarely needed)
+            idx = rng.integers(0, self.s, size=(width, self.zeta))
+            while True:
+                srt = np.sort(idx, axis=1)
+                dup = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+                if not dup.any():
+                    break
+                idx[dup] = rng.integers(0, self.s, size=(int(dup.sum()), self.zeta))
         signs = rng.integers(0, 2, size=(width, self.zeta)).astype(np.float64) * 2 - 1
         indptr = np.arange(0, width * self.zeta + 1, self.zeta)
         return scipy.sparse.csc_matrix((signs.ravel(), idx.ravel(), indptr), shape=(self.s, width))

@@ -24,6 +24,7 @@ __all__ = [
     "cifar10_3c3d",
     "cifar100_allcnnc",
     "imagenet_resnet18",
+    "mlp_1m",
     "mnist_mini",
     "num_params",
     "seeded",
@@ -134,6 +135,15 @@ def wide_mlp(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:
     """
     with seeded(seed):
         return _mlp([3 * 32 * 32, 2048, 2048, num_classes], nn.Tanh)
+
+
+def mlp_1m(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:
+    """Tanh MLP 3072-300-300-10 on 3x32x32 inputs, D = 1,015,210 (the ~1M-parameter scale case).
+
+    Not from the paper: a cheap model of about the size of the paper's CIFAR nets.
+    """
+    with seeded(seed):
+        return _mlp([3 * 32 * 32, 300, 300, num_classes], nn.Tanh)
 
 
 def cifar10_3c3d(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:

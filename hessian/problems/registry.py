@@ -1,7 +1,7 @@
 """The paper's test problems: settings, model builders and a ``load`` that assembles a Problem.
 
 Settings follow Fernandez et al. (2025) as recomputed from their public logs (method.md §5);
-``wide_mlp`` is ours, a cheap model with D > 10M for work at scale.
+``wide_mlp`` (D > 10M) and ``mlp_1m`` (D ~ 1M) are ours, cheap models for work at scale.
 """
 
 from __future__ import annotations
@@ -129,6 +129,18 @@ PROBLEMS: dict[str, ProblemSettings] = {
             input_shape=(3, 32, 32),
             num_classes=10,
         ),
+        ProblemSettings(
+            name="mlp_1m",
+            D=1_015_210,
+            lr=0.01,
+            batch_size=128,
+            n_hessian=500,
+            record_steps=(0, 100, 200),
+            k=500,
+            s=1000,
+            input_shape=(3, 32, 32),
+            num_classes=10,
+        ),
     )
 }
 
@@ -138,6 +150,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "cifar100_allcnnc": models.cifar100_allcnnc,
     "imagenet_resnet18": models.imagenet_resnet18,
     "wide_mlp": models.wide_mlp,
+    "mlp_1m": models.mlp_1m,
 }
 
 

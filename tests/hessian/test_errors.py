@@ -1,4 +1,4 @@
-"""Tests for hessian.errors: a-posteriori Frobenius error, scree bounds, residuals (method.md §3)."""
+"""hessian.errors: a-posteriori Frobenius error, scree bounds, residuals (method.md §3)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def _true_scree(lam: np.ndarray, k: int) -> np.ndarray:
 
 def test_scree_bounds_with_exact_error_and_norm(case):
     """With the true error and norm the bounds are Mirsky's theorem: they must hold exactly."""
-    M, U, lam = case
+    M, _, lam = case
     true = _true_scree(lam, K)
     tail_err = float(np.sqrt(np.sum(lam[K:] ** 2)))
     norm = float(np.linalg.norm(M))

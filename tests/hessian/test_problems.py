@@ -31,6 +31,7 @@ EXPECTED_D = {
     "cifar100_allcnnc": 1_387_108,
     "imagenet_resnet18": 11_689_512,
     "wide_mlp": 10_510_346,
+    "mlp_1m": 1_015_210,
 }
 
 
@@ -71,6 +72,7 @@ def test_exact_parameter_count(models, name):
         ("cifar10_3c3d", 10),
         ("cifar100_allcnnc", 100),
         ("wide_mlp", 10),
+        ("mlp_1m", 10),
     ],
 )
 def test_forward_shapes(models, name, out):

@@ -1,4 +1,4 @@
-"""SEIGH, Nystrom and block Krylov on synthetic symmetric matrices with known spectra (method.md §2).
+"""SEIGH, Nystrom and block Krylov on synthetic symmetric matrices of known spectra (method.md §2).
 
 M = U diag(lam) U^T with U a fixed random orthogonal matrix (QR of a Gaussian), D = 400:
 - ``low rank``: rank R = 12, eigenvalues alternating in sign, magnitudes 10 down to 1 (distinct);

@@ -1,0 +1,51 @@
+"""Input conversion and validation shared by the library (clear errors that name the argument)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy array, torch tensor or array-like as numpy (no copy where possible)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch
+        t = x.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+            t = t.float()
+        return np.asarray(t)
+    return np.asarray(x)
+
+
+def check_int(k: Any, lo: int, hi: int, name: str = "k") -> int:
+    """``k`` as an int in lo..hi, else ValueError naming it."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {k!r}")
+    if not lo <= int(k) <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, got {name}={k}")
+    return int(k)
+
+
+def check_k(k: Any, D: int, name: str = "k") -> int:
+    """A number of eigenpairs or mask entries: an integer in 1..D."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {k!r}")
+    if not 1 <= int(k) <= D:
+        raise ValueError(f"{name} must be in 1..D, got {name}={k} with D={D}")
+    return int(k)
+
+
+def as_eigenvectors(eigenvectors: Any, name: str = "eigenvectors") -> np.ndarray:
+    """A (D, k) floating-point array with k <= D."""
+    V = to_numpy(eigenvectors)
+    if V.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (D, k) array, got shape {V.shape}")
+    if V.shape[0] < 1 or V.shape[1] < 1:
+        raise ValueError(f"{name} must be non-empty, got shape {V.shape}")
+    if V.shape[1] > V.shape[0]:
+        raise ValueError(f"{name} has more columns than rows: shape {V.shape}")
+    if not np.issubdtype(V.dtype, np.floating):
+        raise ValueError(f"{name} must be floating point, got dtype {V.dtype}")
+    return V
