@@ -23,11 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch import Tensor, nn
 from torch.func import functional_call
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+
+#: found once (a scan of the loaded libraries costs ~0.6 ms, too much per product)
+_THREADPOOLS = ThreadpoolController()
 
 #: Modules whose train-mode behaviour makes the operator random or batch-dependent.
 _STOCHASTIC_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
@@ -183,7 +186,7 @@ class CurvatureOperator:
         V = V.to(self.dtype)
         # numpy/scipy's BLAS threads spin after dense work and steal the cores torch needs: one
         # sketch on mnist_mini took 17 s with them and 4.6 s without (shared/design/stack.md)
-        with torch.no_grad(), threadpool_limits(1, user_api="blas"):
+        with torch.no_grad(), _THREADPOOLS.limit(limits=1, user_api="blas"):
             parts = [
                 self._block_matmat(V[i : i + self.block_size])
                 for i in range(0, V.shape[0], self.block_size)

@@ -209,7 +209,16 @@ class SparseSign(RandomTestMatrix):
         super().__init__(s, D, seed, stream)
         self.zeta = min(int(zeta), self.s)
 
-    def _chunk(self, tj: int) -> scipy.sparse.csc_matrix:
+    def cache(self) -> SparseSign:
+        """Keep the drawn tiles (D * zeta small integers) to skip redrawing them on every call."""
+        self._tiles = {}
+        return self
+
+    def _draw(self, tj: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (width, zeta) and signs (width, zeta) of column tile tj."""
+        tiles = getattr(self, "_tiles", None)
+        if tiles is not None and tj in tiles:
+            return tiles[tj]
         width = min(TILE_COLS, self.D - tj * TILE_COLS)
         rng = _rng(self.seed, self.stream, tj)
         if self.s <= 4 * self.zeta:  # few rows: the zeta smallest of s random keys per column
@@ -223,16 +232,28 @@ class SparseSign(RandomTestMatrix):
                     break
                 idx[dup] = rng.integers(0, self.s, size=(int(dup.sum()), self.zeta))
         signs = rng.integers(0, 2, size=(width, self.zeta)).astype(np.float64) * 2 - 1
+        small = np.int16 if self.s < 2**15 else np.int32
+        out = (idx.astype(small), signs.astype(np.int8))
+        if tiles is not None:
+            tiles[tj] = out
+        return out
+
+    def _chunk(self, tj: int) -> scipy.sparse.csc_matrix:
+        idx, signs = self._draw(tj)
+        width = idx.shape[0]
         indptr = np.arange(0, width * self.zeta + 1, self.zeta)
-        return scipy.sparse.csc_matrix((signs.ravel(), idx.ravel(), indptr), shape=(self.s, width))
+        return scipy.sparse.csc_matrix(
+            (signs.ravel().astype(np.float64), idx.ravel().astype(np.int32), indptr),
+            shape=(self.s, width),
+        )
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         self._check_rows(start, stop)
         out = np.zeros((stop - start, self.D))
         for tj in range((self.D - 1) // TILE_COLS + 1):
-            chunk = self._chunk(tj)[start:stop]
-            c0 = tj * TILE_COLS
-            out[:, c0 : c0 + chunk.shape[1]] = chunk.toarray()
+            idx, signs = self._draw(tj)
+            col, z = np.nonzero((idx >= start) & (idx < stop))
+            out[idx[col, z] - start, tj * TILE_COLS + col] = signs[col, z]
         return out
 
     def apply_cols(self, X_part: np.ndarray, start: int) -> np.ndarray:

@@ -1,0 +1,228 @@
+"""The out-of-core solve and analysis: one streamed pass each over row chunks of the sketch.
+
+Solve (the algebra of ``hessian.seigh`` with Y on disk; memory is a few row chunks plus r x r
+and s x r matrices, independent of D):
+
+    one pass over row chunks Y_c of the outer sketch Y (D x r), accumulated in float64:
+        G = sum Y_c^T Y_c,   P_R = sum Phi_R[:, c] Y_c,   P_L = sum Phi_L[:, c] Y_c
+    G = W diag(w) W^T;  T = W_+ diag(w_+)^{-1/2}  so Q = Y T is orthonormal (Gram "SVD" of Y,
+        dropping directions with w < 1e-12 w_max); Phi_R Q = P_R T, Phi_L Q = P_L T;
+    C = (Phi_L Q)^+ Z ((Phi_R Q)^+)^T symmetrised; C = U L U^T in |lambda| order;
+    eigenvectors V = Y (T U_k): stored as the r x k transform, formed a row chunk at a time.
+
+Orthogonality of Q = Y T degrades like eps * cond(Y)^2; when cond(Y) > 1e4 a second pass
+re-orthogonalises (G2 = sum (Y_c T)^T (Y_c T), as in CholeskyQR2; Fukaya et al. 2014).
+
+Analysis (``overlaps``): one pass forms V_c = Y_c M per row chunk and, for every mask (magnitude,
+many random draws, ...), adds the chunk's rows to the overlap numerators for every k:
+overlap_S(k) = (1/k) sum_{i: rank_S(i) < k} sum_{j < k} V[i, j]^2; and merges per-chunk top-k
+candidates of the cumulative row norms for the best mask at every k. Both passes run on Dask
+(``dask.bag`` folds over row chunks: threads by default, or a distributed client).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import dask.bag as db
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from hessian.eigen import symmetric_eigh
+from hessian.seigh import STREAM_LEFT, STREAM_RIGHT, core
+from hessian.store import SketchStore
+from hessian.test_matrices import test_matrix
+
+
+@dataclass
+class StreamedSolve:
+    """Result of ``solve``: eigenvalues in |lambda| order; eigenvectors live in the store."""
+
+    eigenvalues: np.ndarray
+    store: SketchStore
+    info: dict
+
+    def eigenvectors(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        return self.store.eigenvectors(start, stop)
+
+
+def _fold(chunks, fn, combine, scheduler, num_workers):
+    bag = db.from_sequence(chunks, npartitions=len(chunks))
+    kw = {"scheduler": scheduler}
+    if scheduler in ("threads", "processes"):
+        kw["num_workers"] = num_workers
+    return bag.map(fn).fold(combine, split_every=4).compute(**kw)
+
+
+def _sum(a, b):
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def solve(
+    url: str, *, k: int | None = None, scheduler="threads", num_workers: int = 2
+) -> StreamedSolve:
+    """Solve the sketch in the store at ``url`` out of core and write its eigenpairs there.
+
+    Args:
+        k: eigenpairs to keep (default the store's k).
+        scheduler: a dask scheduler name ("threads", "sync") or a distributed ``Client``.
+        num_workers: threads for the "threads" scheduler (numpy BLAS is held to one per thread).
+    """
+    store = SketchStore.open(url, mode="r+")
+    st = store.settings
+    k = st.k if k is None else int(k)
+    if not 1 <= k <= st.r:
+        raise ValueError(f"k must be in 1..{st.r} for this store, got {k}")
+    if store.pending():
+        raise RuntimeError(
+            f"{len(store.pending())} of {st.n_blocks} measurement blocks of {url} are not done"
+        )
+    t0 = time.perf_counter()
+    Phi_R = test_matrix(st.noise, st.s, st.D, st.seed, STREAM_RIGHT)
+    Phi_L = test_matrix(st.noise, st.s, st.D, st.seed, STREAM_LEFT)
+    chunks = store.row_chunks()
+    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+
+    def stats(ab):
+        a, b = ab
+        with threadpool_limits(blas, user_api="blas"):
+            Y = store.read_outer(a, b)
+            return Y.T @ Y, Phi_R.apply_cols(Y, a), Phi_L.apply_cols(Y, a)
+
+    G, P_R, P_L = _fold(chunks, stats, _sum, scheduler, num_workers)
+    T, cond = _gram_orth(G)
+    passes = 1
+    if cond > 1e4:  # second pass: G2 = (Y T)^T (Y T), from the products themselves
+
+        def gram(ab):
+            with threadpool_limits(blas, user_api="blas"):
+                Q = store.read_outer(*ab) @ T
+                return (Q.T @ Q,)
+
+        (G2,) = _fold(chunks, gram, _sum, scheduler, num_workers)
+        T2, _ = _gram_orth(G2)
+        T = T @ T2
+        passes = 2
+    t_pass = time.perf_counter() - t0
+    Z = store.read_inner()
+    C = core(P_L @ T, Z, P_R @ T)
+    lam, U = symmetric_eigh(C)
+    k = min(k, len(lam))
+    M = T @ U[:, :k]
+    info = {
+        "k": k,
+        "rank": int(T.shape[1]),
+        "cond_Y": float(cond),
+        "passes": passes,
+        "seconds_stream": t_pass,
+        "seconds": time.perf_counter() - t0,
+    }
+    store.write_solution(lam[:k], M, info)
+    return StreamedSolve(lam[:k], store, info)
+
+
+def _gram_orth(G: np.ndarray) -> tuple[np.ndarray, float]:
+    """T with (Y T)^T (Y T) = I from G = Y^T Y, dropping numerically null directions."""
+    w, W = np.linalg.eigh((G + G.T) / 2)
+    keep = w > w[-1] * 1e-12
+    if not keep.any():
+        raise FloatingPointError("the outer sketch is zero: the operator vanished on every probe")
+    return W[:, keep] / np.sqrt(w[keep]), float(np.sqrt(w[-1] / w[keep][0]))
+
+
+@dataclass
+class StreamedOverlaps:
+    """Overlap curves (index k-1 -> overlap at k) for named masks, and the best mask's curve."""
+
+    curves: dict[str, np.ndarray]
+    best: np.ndarray | None
+    k_max: int
+    seconds: float
+
+
+def overlaps(
+    url: str,
+    masks: dict[str, np.ndarray],
+    *,
+    k_max: int | None = None,
+    best: bool = True,
+    scheduler="threads",
+    num_workers: int = 2,
+) -> StreamedOverlaps:
+    """Overlap of each mask with the stored eigenvectors, for every k, in one streamed pass.
+
+    Args:
+        masks: name -> rank-ordered indices, 1-D (k_max,) or 2-D (draws, k_max) (e.g. random).
+        k_max: largest k (default: the store's k, capped by the shortest mask).
+        best: also the best mask's overlap for every k (top-k cumulative row norms of V).
+    """
+    store = SketchStore.open(url)
+    M = store.transform()
+    k_max = M.shape[1] if k_max is None else int(k_max)
+    sets = {n: np.atleast_2d(np.asarray(m, dtype=np.int64)) for n, m in masks.items()}
+    for n, S in sets.items():
+        if S.shape[1] < k_max:
+            raise ValueError(f"mask {n!r} has {S.shape[1]} entries, fewer than k_max = {k_max}")
+        if S.min() < 0 or S.max() >= store.settings.D:
+            raise ValueError(f"mask {n!r} has indices outside 0..{store.settings.D - 1}")
+    names = list(sets)
+    rows = np.concatenate([sets[n][:, :k_max] for n in names])  # (n_rows, k_max)
+    flat = rows.ravel()
+    order = np.argsort(flat, kind="stable")
+    sorted_idx = flat[order]
+    row_of = order // k_max  # which mask row each entry belongs to
+    pos_of = order % k_max  # its rank position in that mask
+    n_rows = rows.shape[0]
+    Mk = M[:, :k_max]
+    t0 = time.perf_counter()
+    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+
+    def chunk_part(ab):
+        a, b = ab
+        with threadpool_limits(blas, user_api="blas"):
+            V = store.read_outer(a, b) @ Mk
+        lo, hi = np.searchsorted(sorted_idx, [a, b])
+        num = np.zeros((n_rows, k_max))
+        if hi > lo:
+            cum = np.cumsum(V[sorted_idx[lo:hi] - a] ** 2, axis=1)  # (m, k_max)
+            cum[np.arange(k_max)[None, :] < pos_of[lo:hi, None]] = 0.0  # counts for k > pos
+            np.add.at(num, row_of[lo:hi], cum)
+        tops = None
+        if best:
+            cum_all = np.cumsum(V**2, axis=1)
+            tops = [
+                -np.sort(-cum_all[:, kk - 1])[:kk]
+                if len(cum_all) <= kk
+                else -np.sort(-np.partition(cum_all[:, kk - 1], len(cum_all) - kk)[-kk:])
+                for kk in range(1, k_max + 1)
+            ]
+        return num, tops
+
+    def combine(x, y):
+        num = x[0] + y[0]
+        if x[1] is None:
+            return num, None
+        tops = [
+            np.concatenate([p, q]) if len(p) + len(q) <= kk else _top(p, q, kk)
+            for kk, (p, q) in enumerate(zip(x[1], y[1], strict=True), start=1)
+        ]
+        return num, tops
+
+    num, tops = _fold(store.row_chunks(), chunk_part, combine, scheduler, num_workers)
+    ks = np.arange(1, k_max + 1)
+    curves, i = {}, 0
+    for n in names:
+        m = sets[n].shape[0]
+        c = num[i : i + m] / ks
+        curves[n] = c[0] if np.asarray(masks[n]).ndim == 1 else c
+        i += m
+    best_curve = None
+    if best:
+        best_curve = np.array([np.sort(t)[-kk:].sum() / kk for kk, t in zip(ks, tops, strict=True)])
+    return StreamedOverlaps(curves, best_curve, k_max, time.perf_counter() - t0)
+
+
+def _top(p: np.ndarray, q: np.ndarray, kk: int) -> np.ndarray:
+    both = np.concatenate([p, q])
+    return np.partition(both, len(both) - kk)[-kk:]
