@@ -54,8 +54,9 @@ class RandomTestMatrix(ABC):
         self.shape = (self.s, self.D)
 
     @abstractmethod
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows start..stop-1 as a dense (stop - start, D) float64 array (test vectors)."""
+    def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
+        """Rows start..stop-1 as a dense (stop - start, D) array (test vectors); entries are
+        drawn in float64 and returned in ``dtype``."""
 
     def block(self, index: int, size: int) -> np.ndarray:
         """Rows of measurement block ``index`` when blocks hold ``size`` rows."""
@@ -120,11 +121,11 @@ class _TiledDense(RandomTestMatrix):
                 ]
         return out
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
+    def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         self._check_rows(start, stop)
         if start == stop:
-            return np.empty((0, self.D))
-        return self._slab(start, stop, 0, self.D)
+            return np.empty((0, self.D), dtype=dtype)
+        return self._slab(start, stop, 0, self.D).astype(dtype, copy=False)
 
     def apply_cols(self, X_part: np.ndarray, start: int) -> np.ndarray:
         X_part = np.asarray(X_part, dtype=np.float64)
@@ -181,7 +182,7 @@ class SSRFT(RandomTestMatrix):
         Y = scipy.fft.dct(sg2 * Y[self.perm2], type=2, norm="ortho", axis=0)
         return Y[self.keep]
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
+    def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         """Phi^T e_i for i in start..stop-1: the transposed transform on unit vectors."""
         self._check_rows(start, stop)
         m = stop - start
@@ -193,7 +194,7 @@ class SSRFT(RandomTestMatrix):
         U = scipy.fft.idct(U, type=2, norm="ortho", axis=0)
         out = np.empty_like(U)
         out[self.perm1] = self.sign1[:, None] * U
-        return out.T.copy()
+        return out.T.astype(dtype)
 
 
 class SparseSign(RandomTestMatrix):
@@ -209,10 +210,28 @@ class SparseSign(RandomTestMatrix):
         super().__init__(s, D, seed, stream)
         self.zeta = min(int(zeta), self.s)
 
-    def cache(self) -> SparseSign:
-        """Keep the drawn tiles (D * zeta small integers) to skip redrawing them on every call."""
-        self._tiles = {}
+    def cache(self, use: str = "cols") -> SparseSign:
+        """Keep the drawn tiles between calls: ``use="cols"`` for ``apply``/``apply_cols``
+        (D * zeta small integers), ``use="rows"`` for ``rows`` (the same entries sorted by row,
+        so a block of rows is a slice per tile instead of a scan of all D * zeta entries)."""
+        if use not in ("cols", "rows"):
+            raise ValueError(f"use must be 'cols' or 'rows', got {use!r}")
+        self._tiles = {} if use == "cols" else None
+        self._by_row = {} if use == "rows" else None
         return self
+
+    def _sorted_by_row(self, tj: int):
+        """Entries of tile tj sorted by row: (rows, columns within the tile, signs)."""
+        cache = getattr(self, "_by_row", None)
+        if cache is not None and tj in cache:
+            return cache[tj]
+        idx, signs = self._draw(tj)
+        flat = idx.ravel()
+        order = np.argsort(flat, kind="stable")
+        out = (flat[order], (order // self.zeta).astype(np.int32), signs.ravel()[order])
+        if cache is not None:
+            cache[tj] = out
+        return out
 
     def _draw(self, tj: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (width, zeta) and signs (width, zeta) of column tile tj."""
@@ -247,13 +266,13 @@ class SparseSign(RandomTestMatrix):
             shape=(self.s, width),
         )
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
+    def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         self._check_rows(start, stop)
-        out = np.zeros((stop - start, self.D))
+        out = np.zeros((stop - start, self.D), dtype=dtype)
         for tj in range((self.D - 1) // TILE_COLS + 1):
-            idx, signs = self._draw(tj)
-            col, z = np.nonzero((idx >= start) & (idx < stop))
-            out[idx[col, z] - start, tj * TILE_COLS + col] = signs[col, z]
+            rows, cols, signs = self._sorted_by_row(tj)
+            lo, hi = np.searchsorted(rows, [start, stop])
+            out[rows[lo:hi] - start, tj * TILE_COLS + cols[lo:hi]] = signs[lo:hi]
         return out
 
     def apply_cols(self, X_part: np.ndarray, start: int) -> np.ndarray:

@@ -1,0 +1,156 @@
+"""Out-of-core sketch at scale: wall time per phase, peak memory of all processes, HVP floor.
+
+    .venv/bin/python bench/ooc_scale.py --problem wide_mlp --k 1000 --s 2000      # ~30 min
+    .venv/bin/python bench/ooc_scale.py --problem mlp_1m --k 500 --s 1000         # ~3 min
+
+Phases: calibration (per-vector HVP time at several block sizes, on the run's operator, in this
+process; the best is the floor's unit and picks the block size), measurement (Dask LocalCluster,
+one worker process using all cores), solve (one streamed pass), analysis (overlap of the
+magnitude mask, 100 random masks and the best mask for every k, one streamed pass). The floor is
+s x the best per-vector time. Peak memory is the largest sum of RSS over this process and all
+its children, sampled every 0.2 s. Results go to bench/results/ooc_<problem>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from hessian import masks, streamed
+from hessian.measure import run_measurements
+from hessian.spec import OperatorSpec, fingerprint
+from hessian.store import SketchSettings, SketchStore
+
+
+class PeakMemory:
+    """Peak of the summed RSS of this process and its descendants."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.every)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join()
+
+
+def calibrate(op, blocks, repeats=2):
+    """Median seconds per vector for each block size (one warm-up pass each)."""
+    out = {}
+    for b in blocks:
+        op.block_size = b
+        V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b), dtype=op.dtype)
+        op.matmat_rows(V)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            op.matmat_rows(V)
+            times.append((time.perf_counter() - t) / b)
+        out[b] = float(np.median(times))
+        print(f"  b={b:>3}: {out[b] * 1e3:8.1f} ms per vector", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default="wide_mlp")
+    ap.add_argument("--k", type=int, default=1000)
+    ap.add_argument("--s", type=int, default=2000)
+    ap.add_argument("--oversample", type=int, default=0)
+    ap.add_argument("--blocks", type=int, nargs="+", default=[1, 4, 8])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--n-hessian", type=int, default=500)
+    ap.add_argument("--store", default="bench/results/store.zarr")
+    ap.add_argument("--draws", type=int, default=100)
+    a = ap.parse_args()
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    shutil.rmtree(a.store, ignore_errors=True)
+    shutil.rmtree(a.store + ".locks", ignore_errors=True)
+    rec: dict = {"args": vars(a), "date": time.strftime("%Y-%m-%d %H:%M"),
+                 "cores": os.cpu_count(), "torch": torch.__version__}  # fmt: skip
+
+    with PeakMemory() as mem:
+        print(f"calibrating the HVP on {a.problem} ...", flush=True)
+        spec0 = OperatorSpec(a.problem, n_hessian=a.n_hessian, batch_size=a.batch, block_size=1)
+        op = spec0.build()
+        per_vec = calibrate(op, a.blocks)
+        best_b = min(per_vec, key=per_vec.get)
+        spec = OperatorSpec(a.problem, n_hessian=a.n_hessian, batch_size=a.batch,
+                            block_size=best_b)  # fmt: skip
+        settings = SketchSettings(D=op.D, k=a.k, s=a.s, oversample=a.oversample,
+                                  block_size=best_b, noise="sparse")  # fmt: skip
+        theta = op.theta.numpy().astype(np.float64)
+        SketchStore.open_or_create(a.store, settings, fingerprint(op), spec.to_json(), theta)
+        del op
+        gc.collect()
+        rec.update(D=settings.D, per_vector_seconds=per_vec, block=best_b,
+                   outer_gb=settings.D * settings.r * 4 / 1e9)  # fmt: skip
+        print(f"D = {settings.D:,}, block {best_b}, outer sketch {rec['outer_gb']:.1f} GB")
+
+        t = time.perf_counter()
+        rep = run_measurements(a.store, n_workers=1, progress=True)
+        rec["measure_seconds"] = time.perf_counter() - t
+        rec["measure_hvp_seconds"] = rep.hvp_seconds
+        rec["peak_gb_measure"] = mem.peak / 1e9
+
+        t = time.perf_counter()
+        res = streamed.solve(a.store)
+        rec["solve_seconds"] = time.perf_counter() - t
+        rec["solve_info"] = res.info
+        rec["peak_gb_solve"] = mem.peak / 1e9
+        print(f"solve: {rec['solve_seconds']:.0f} s, {res.info}", flush=True)
+
+        t = time.perf_counter()
+        S = {"magnitude": masks.magnitude(theta, a.k),
+             "random": masks.random(settings.D, a.k, draws=a.draws, seed=1)}  # fmt: skip
+        ov = streamed.overlaps(a.store, S)
+        rec["analysis_seconds"] = time.perf_counter() - t
+    rec["peak_gb"] = mem.peak / 1e9
+    floor = a.s * per_vec[best_b]
+    total = rec["measure_seconds"] + rec["solve_seconds"]
+    rec.update(
+        floor_seconds=floor,
+        total_seconds=total,
+        ratio_to_floor=total / floor,
+        ratio_with_analysis=(total + rec["analysis_seconds"]) / floor,
+        top_eigenvalues=res.eigenvalues[:5].tolist(),
+        overlap_at={str(kk): {"magnitude": float(ov.curves["magnitude"][kk - 1]),
+                              "random_mean": float(ov.curves["random"][:, kk - 1].mean()),
+                              "best": float(ov.best[kk - 1]), "chance": kk / settings.D}
+                    for kk in (10, 100, a.k)},
+    )  # fmt: skip
+    out = Path(f"bench/results/ooc_{a.problem}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rec, indent=1))
+    print(json.dumps({k: v for k, v in rec.items() if k != "args"}, indent=1))
+    shutil.rmtree(a.store, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
