@@ -214,14 +214,26 @@ def run_measurements(
     with _progress(progress) as bar:
         task = bar.add_task("measuring", total=st.n_blocks, completed=skipped, rate="-")
 
+        plain = progress and not bar.console.is_terminal  # logs: a line every 30 s instead
+        last_line = [t0]
+
         def record(rep):
             nonlocal hvp_seconds
             if rep["status"] == "measured":
                 measured.append(rep["block"])
                 hvp_seconds += rep["seconds"]
                 elapsed = time.perf_counter() - t0
-                rate = sum(np.diff(st.block_range(b))[0] for b in measured) / elapsed
-                bar.update(task, advance=1, rate=f"{rate:.1f}")
+                n_vec = sum(np.diff(st.block_range(b))[0] for b in measured)
+                bar.update(task, advance=1, rate=f"{n_vec / elapsed:.1f}")
+                if plain and time.perf_counter() - last_line[0] > 30:
+                    last_line[0] = time.perf_counter()
+                    left = len(todo) - len(measured)
+                    eta = left * elapsed / len(measured)
+                    print(
+                        f"measuring: {skipped + len(measured)}/{st.n_blocks} blocks, "
+                        f"{n_vec / elapsed:.2f} HVP/s, ETA {eta / 60:.1f} min",
+                        flush=True,
+                    )
 
         if scheduler == "inprocess":
             torch.set_num_threads(threads)

@@ -65,7 +65,7 @@ class SketchSettings:
     noise: str = "sparse"
     block_size: int = 32
     dtype: str = "float32"
-    chunk_rows: int = 4 * TILE_COLS
+    chunk_rows: int = TILE_COLS
 
     def __post_init__(self):
         if not 1 <= self.k <= self.D:
@@ -227,24 +227,34 @@ class SketchStore:
             self.group["done"][int(j)] = 0
 
     def verify(self, blocks=None) -> list[int]:
-        """Blocks (default: all marked done) whose data does not read back intact."""
+        """Blocks (default: all marked done) whose data does not read back intact.
+
+        One read of the inner sketch and one streamed read of the outer sketch, a row chunk at a
+        time; a chunk that fails its checksum is narrowed down to its blocks.
+        """
         st = self.settings
-        blocks = np.flatnonzero(self.done()) if blocks is None else blocks
-        bad = []
-        for j in blocks:
-            c0, c1 = st.block_range(int(j))
+        blocks = np.flatnonzero(self.done()) if blocks is None else np.asarray(blocks)
+        wanted = set(int(j) for j in blocks)
+        bad: set[int] = set()
+        try:
+            bad |= self._nonfinite_blocks(self.group["inner"][:])
+        except ValueError:
+            for j in wanted:
+                c0, c1 = st.block_range(j)
+                try:
+                    bad |= {j} if not np.isfinite(self.group["inner"][:, c0:c1]).all() else set()
+                except ValueError:
+                    bad.add(j)
+        for a, b in self.row_chunks():
             try:
-                ok = np.isfinite(self.group["inner"][:, c0:c1]).all()
-                if ok and c0 < st.r:
-                    for a, b in self.row_chunks():
-                        if not np.isfinite(self.group["outer"][a:b, c0 : min(c1, st.r)]).all():
-                            ok = False
-                            break
-            except ValueError:  # checksum mismatch: corrupted or truncated chunk
-                ok = False
-            if not ok:
-                bad.append(int(j))
-        return bad
+                bad |= self._nonfinite_blocks(self.group["outer"][a:b])
+            except ValueError:
+                bad |= set(self._bad_outer_blocks(a, b))
+        return sorted(bad & wanted)
+
+    def _nonfinite_blocks(self, X: np.ndarray) -> set[int]:
+        cols = np.flatnonzero(~np.isfinite(X).all(axis=0))
+        return {int(c) // self.settings.block_size for c in cols}
 
     def try_claim(self, j: int):
         """Claim block j for measuring it; returns a handle for ``release``, or None when another
@@ -276,14 +286,12 @@ class SketchStore:
 
     def read_outer(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 of the outer sketch in float64; raises CorruptBlockError."""
-        st = self.settings
         try:
             Y = self.group["outer"][start:stop]
         except ValueError as e:
             raise CorruptBlockError(self._bad_outer_blocks(start, stop)) from e
         if not np.isfinite(Y).all():
-            cols = np.flatnonzero(~np.isfinite(Y).all(axis=0))
-            raise CorruptBlockError(sorted({int(c) // st.block_size for c in cols}))
+            raise CorruptBlockError(self._nonfinite_blocks(Y))
         return Y.astype(np.float64)
 
     def _bad_outer_blocks(self, start: int, stop: int) -> list[int]:
@@ -303,8 +311,7 @@ class SketchStore:
         except ValueError as e:
             raise CorruptBlockError(self.verify()) from e
         if not np.isfinite(Z).all():
-            cols = np.flatnonzero(~np.isfinite(Z).all(axis=0))
-            raise CorruptBlockError(sorted({int(c) // self.settings.block_size for c in cols}))
+            raise CorruptBlockError(self._nonfinite_blocks(Z))
         return Z
 
     def params(self) -> np.ndarray:

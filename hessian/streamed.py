@@ -4,7 +4,8 @@ Solve (the algebra of ``hessian.seigh`` with Y on disk; memory is a few row chun
 and s x r matrices, independent of D):
 
     one pass over row chunks Y_c of the outer sketch Y (D x r), accumulated in float64:
-        G = sum Y_c^T Y_c,   P_R = sum Phi_R[:, c] Y_c,   P_L = sum Phi_L[:, c] Y_c
+        G = sum Y_c^T Y_c,   P_R = sum Phi_R[:, c] Y_c;   P_L = Phi_L Y = Z[:, :r] is free
+        (the outer columns are the first r inner measurements)
     G = W diag(w) W^T;  T = W_+ diag(w_+)^{-1/2}  so Q = Y T is orthonormal (Gram "SVD" of Y,
         dropping directions with w < 1e-12 w_max); Phi_R Q = P_R T, Phi_L Q = P_L T;
     C = (Phi_L Q)^+ Z ((Phi_R Q)^+)^T symmetrised; C = U L U^T in |lambda| order;
@@ -30,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hessian.eigen import symmetric_eigh
-from hessian.seigh import STREAM_LEFT, STREAM_RIGHT, core
+from hessian.seigh import STREAM_RIGHT, core
 from hessian.store import SketchStore
 from hessian.test_matrices import test_matrix
 
@@ -80,7 +81,6 @@ def solve(
         )
     t0 = time.perf_counter()
     Phi_R = test_matrix(st.noise, st.s, st.D, st.seed, STREAM_RIGHT)
-    Phi_L = test_matrix(st.noise, st.s, st.D, st.seed, STREAM_LEFT)
     chunks = store.row_chunks()
     blas = 1 if scheduler == "threads" and num_workers > 1 else None
 
@@ -88,9 +88,11 @@ def solve(
         a, b = ab
         with threadpool_limits(blas, user_api="blas"):
             Y = store.read_outer(a, b)
-            return Y.T @ Y, Phi_R.apply_cols(Y, a), Phi_L.apply_cols(Y, a)
+            return Y.T @ Y, Phi_R.apply_cols(Y, a)
 
-    G, P_R, P_L = _fold(chunks, stats, _sum, scheduler, num_workers)
+    G, P_R = _fold(chunks, stats, _sum, scheduler, num_workers)
+    Z = store.read_inner()
+    P_L = Z[:, : st.r]  # Phi_L y_i for the outer columns: the inner sketch already holds it
     T, cond = _gram_orth(G)
     passes = 1
     if cond > 1e4:  # second pass: G2 = (Y T)^T (Y T), from the products themselves
@@ -105,7 +107,6 @@ def solve(
         T = T @ T2
         passes = 2
     t_pass = time.perf_counter() - t0
-    Z = store.read_inner()
     C = core(P_L @ T, Z, P_R @ T)
     lam, U = symmetric_eigh(C)
     k = min(k, len(lam))
@@ -190,7 +191,7 @@ def overlaps(
             np.add.at(num, row_of[lo:hi], cum)
         tops = None
         if best:
-            cum_all = np.cumsum(V**2, axis=1)
+            cum_all = np.cumsum(np.square(V, out=V), axis=1, out=V)  # in place: V is done
             tops = [
                 -np.sort(-cum_all[:, kk - 1])[:kk]
                 if len(cum_all) <= kk

@@ -72,8 +72,10 @@ class RandomTestMatrix(ABC):
         )
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """Phi @ X for X of shape (D,) or (D, m), in float64."""
-        X = np.asarray(X, dtype=np.float64)
+        """Phi @ X for X of shape (D,) or (D, m), in float64 (a float32 X is not copied)."""
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
         vec = X.ndim == 1
         X2 = X.reshape(-1, 1) if vec else X
         if X2.shape[0] != self.D:
@@ -212,8 +214,8 @@ class SparseSign(RandomTestMatrix):
 
     def cache(self, use: str = "cols") -> SparseSign:
         """Keep the drawn tiles between calls: ``use="cols"`` for ``apply``/``apply_cols``
-        (D * zeta small integers), ``use="rows"`` for ``rows`` (the same entries sorted by row,
-        so a block of rows is a slice per tile instead of a scan of all D * zeta entries)."""
+        (sparse float32 tiles, ~8 bytes per entry), ``use="rows"`` for ``rows`` (the entries
+        sorted by row, so a block of rows is a slice per tile; ~7 bytes per entry)."""
         if use not in ("cols", "rows"):
             raise ValueError(f"use must be 'cols' or 'rows', got {use!r}")
         self._tiles = {} if use == "cols" else None
@@ -235,9 +237,6 @@ class SparseSign(RandomTestMatrix):
 
     def _draw(self, tj: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (width, zeta) and signs (width, zeta) of column tile tj."""
-        tiles = getattr(self, "_tiles", None)
-        if tiles is not None and tj in tiles:
-            return tiles[tj]
         width = min(TILE_COLS, self.D - tj * TILE_COLS)
         rng = _rng(self.seed, self.stream, tj)
         if self.s <= 4 * self.zeta:  # few rows: the zeta smallest of s random keys per column
@@ -252,19 +251,24 @@ class SparseSign(RandomTestMatrix):
                 idx[dup] = rng.integers(0, self.s, size=(int(dup.sum()), self.zeta))
         signs = rng.integers(0, 2, size=(width, self.zeta)).astype(np.float64) * 2 - 1
         small = np.int16 if self.s < 2**15 else np.int32
-        out = (idx.astype(small), signs.astype(np.int8))
-        if tiles is not None:
-            tiles[tj] = out
-        return out
+        return idx.astype(small), signs.astype(np.int8)
 
     def _chunk(self, tj: int) -> scipy.sparse.csc_matrix:
+        """Column tile tj as a sparse matrix (cached, in float32, when ``cache("cols")``)."""
+        tiles = getattr(self, "_tiles", None)
+        if tiles is not None and tj in tiles:
+            return tiles[tj]
         idx, signs = self._draw(tj)
         width = idx.shape[0]
         indptr = np.arange(0, width * self.zeta + 1, self.zeta)
-        return scipy.sparse.csc_matrix(
-            (signs.ravel().astype(np.float64), idx.ravel().astype(np.int32), indptr),
+        dtype = np.float32 if tiles is not None else np.float64  # +-1: exact in either
+        out = scipy.sparse.csc_matrix(
+            (signs.ravel().astype(dtype), idx.ravel().astype(np.int32), indptr),
             shape=(self.s, width),
         )
+        if tiles is not None:
+            tiles[tj] = out
+        return out
 
     def rows(self, start: int, stop: int, dtype=np.float64) -> np.ndarray:
         self._check_rows(start, stop)
@@ -276,11 +280,13 @@ class SparseSign(RandomTestMatrix):
         return out
 
     def apply_cols(self, X_part: np.ndarray, start: int) -> np.ndarray:
-        X_part = np.asarray(X_part, dtype=np.float64)
+        X_part = np.asarray(X_part)
+        if X_part.dtype not in (np.float32, np.float64):
+            X_part = X_part.astype(np.float64)
         m = X_part.shape[0]
         if start % TILE_COLS or (m % TILE_COLS and start + m != self.D):
             raise ValueError(f"column chunk {start}:{start + m} is not aligned to {TILE_COLS}")
-        out = np.zeros((self.s, *X_part.shape[1:]))
+        out = np.zeros((self.s, *X_part.shape[1:]))  # accumulated in float64
         for k, c0 in enumerate(range(start, start + m, TILE_COLS)):
             out += self._chunk(c0 // TILE_COLS) @ X_part[k * TILE_COLS : (k + 1) * TILE_COLS]
         return out
