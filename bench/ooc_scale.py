@@ -60,7 +60,7 @@ class PeakMemory:
         self.thread.join()
 
 
-def calibrate(op, blocks, repeats=2):
+def calibrate(op, blocks, repeats=3):
     """Median seconds per vector for each block size (one warm-up pass each)."""
     out = {}
     for b in blocks:

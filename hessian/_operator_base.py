@@ -222,18 +222,6 @@ class CurvatureOperator:
             dtype=np_dtype,
         )
 
-    def to_dense(self, block: int = 256) -> np.ndarray:
-        """The dense D x D matrix in float64 (as op @ I by column blocks): small problems only."""
-        if self.D > 40_000:
-            raise ValueError(f"D = {self.D} is too large for a dense matrix (limit 40,000)")
-        out = np.empty((self.D, self.D), dtype=np.float64)
-        for i in range(0, self.D, block):
-            j = min(self.D, i + block)
-            E = torch.zeros(j - i, self.D, dtype=self.dtype)
-            E[torch.arange(j - i), torch.arange(i, j)] = 1
-            out[:, i:j] = self.matmat_rows(E).T.double().numpy()
-        return out
-
     # --- checks -------------------------------------------------------------------------------
     def check_deterministic(self, seed: int = 0) -> None:
         """Refuse an operator whose two applications to the same vector differ.
