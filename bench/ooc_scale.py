@@ -150,6 +150,7 @@ def main() -> None:
     out.write_text(json.dumps(rec, indent=1))
     print(json.dumps({k: v for k, v in rec.items() if k != "args"}, indent=1))
     shutil.rmtree(a.store, ignore_errors=True)
+    shutil.rmtree(a.store + ".locks", ignore_errors=True)
 
 
 if __name__ == "__main__":
