@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hessian.eigen import CountingOperator
+from hessian.exact import unit_columns
 from hessian.test_matrices import test_matrix
 
 #: stream id for diagonal probes (distinct from the sketch's streams 0-2)
@@ -36,7 +37,5 @@ def exact_diagonal(op, block: int = 256) -> np.ndarray:
     out = np.empty(A.D)
     for i in range(0, A.D, block):
         j = min(A.D, i + block)
-        E = np.zeros((A.D, j - i))
-        E[np.arange(i, j), np.arange(j - i)] = 1.0
-        out[i:j] = A(E)[np.arange(i, j), np.arange(j - i)]
+        out[i:j] = A(unit_columns(A.D, i, j))[np.arange(i, j), np.arange(j - i)]
     return out

@@ -13,6 +13,13 @@ from hessian._checks import check_k
 from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude
 
 
+def unit_columns(D: int, i: int, j: int) -> np.ndarray:
+    """Columns i..j-1 of the D x D identity."""
+    E = np.zeros((D, j - i))
+    E[np.arange(i, j), np.arange(j - i)] = 1.0
+    return E
+
+
 def dense(op, block: int = 256) -> np.ndarray:
     """The operator as a dense, symmetrised float64 matrix (D x D). Small problems only."""
     A = CountingOperator(op)
@@ -21,9 +28,7 @@ def dense(op, block: int = 256) -> np.ndarray:
     M = np.empty((A.D, A.D))
     for i in range(0, A.D, block):
         j = min(A.D, i + block)
-        E = np.zeros((A.D, j - i))
-        E[np.arange(i, j), np.arange(j - i)] = 1.0
-        M[:, i:j] = A(E)
+        M[:, i:j] = A(unit_columns(A.D, i, j))
     return (M + M.T) / 2
 
 
