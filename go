@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: sets up .venv (only when pyproject.toml or the lock file
 # changed since the last setup), then runs what you ask for.
-#   ./go run     the main job (a demo on mnist_mini until the pipeline lands)
+#   ./go run     the main job: `hessian run` (the default mnist_mini study); args pass through
 #   ./go test    the whole test suite (what CI runs)
 #   ./go lint    ruff check + format check
 #   ./go setup   only set up
@@ -33,8 +33,9 @@ cmd=${1:-run}
 shift || true
 case "$cmd" in
   setup) setup ;;
-  run) setup; exec "$VENV/bin/python" examples/demo_mnist.py "$@" ;;
+  run) setup; exec "$VENV/bin/hessian" run "$@" ;;
+  hessian) setup; exec "$VENV/bin/hessian" "$@" ;;
   test) setup; exec "$VENV/bin/python" -m pytest -q "$@" ;;
   lint) setup; "$VENV/bin/ruff" check . && exec "$VENV/bin/ruff" format --check . ;;
-  *) echo "usage: ./go [setup|run|test|lint]" >&2; exit 2 ;;
+  *) echo "usage: ./go [setup|run|test|lint|hessian ARGS...]" >&2; exit 2 ;;
 esac

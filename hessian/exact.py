@@ -49,3 +49,37 @@ def exact_eigh(op, k: int | None = None) -> EigenResult:
     w, V = order_by_magnitude(w, V)
     k = D if k is None else k
     return EigenResult(w[:k], V[:, :k], n_hvp=D, method="exact (dense eigh)")
+
+
+def save_reference(path, result: EigenResult, *, key: str) -> None:
+    """Write exact eigenpairs to ``path`` (.npz) atomically; ``key`` names the operator.
+
+    Eigenvalues are kept in float64; eigenvectors in float32 (half the disk; the overlaps
+    computed from them change by ~1e-7).
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            eigenvalues=np.asarray(result.eigenvalues, dtype=np.float64),
+            eigenvectors=np.asarray(result.eigenvectors, dtype=np.float32),
+            key=np.array(key),
+            n_hvp=result.n_hvp,
+        )
+    os.replace(tmp, path)
+
+
+def load_reference(path, *, key: str | None = None) -> EigenResult:
+    """Read eigenpairs written by ``save_reference``; refuse another operator's (``key``)."""
+    with np.load(path) as z:
+        if key is not None and str(z["key"]) != key:
+            raise ValueError(f"{path} holds the reference of another operator")
+        return EigenResult(
+            z["eigenvalues"], z["eigenvectors"].astype(np.float64), n_hvp=int(z["n_hvp"]),
+            method="exact (dense eigh)",
+        )  # fmt: skip

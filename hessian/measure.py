@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class _Context:
 
 
 _CONTEXTS: dict[str, _Context] = {}
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who measured a block (host:pid)
 
 
 def _test_matrices(store: SketchStore):
@@ -65,7 +67,7 @@ def _context(url: str, op=None) -> _Context:
         store = SketchStore.open(url, mode="r+")
         if op is None:
             spec = OperatorSpec.from_json(store.group.attrs["spec"])
-            op = spec.build(store.params())
+            op = spec.build(store.params(), store.buffers())
         fp = fingerprint(op)
         if fp != store.group.attrs["fingerprint"]:
             raise StoreMismatchError(
@@ -89,7 +91,8 @@ def _write(ctx: _Context, j: int, Y: np.ndarray, claim) -> None:
 def measure_block(url: str, j: int, op=None, threads: int | None = None) -> dict:
     """Measure block j of the store at ``url`` unless it is done or claimed by another process.
 
-    Returns a small report: block, status ("measured", "done", "claimed"), seconds of products.
+    Returns a small report: block, status ("measured", "done", "claimed"), seconds of products,
+    and the worker (host:pid) that ran it.
     The block's write may still be in flight when this returns; ``flush(url)`` waits for it.
     ``threads`` sets torch's threads in the thread that runs the block (OpenMP's thread count
     is per calling thread, and Dask workers start with OMP_NUM_THREADS=1).
@@ -100,14 +103,14 @@ def measure_block(url: str, j: int, op=None, threads: int | None = None) -> dict
     st = ctx.store.settings
     with ctx.lock:
         if ctx.store.is_done(j):
-            return {"block": j, "status": "done", "seconds": 0.0, "pid": os.getpid()}
+            return {"block": j, "status": "done", "seconds": 0.0, "worker": _WORKER}
         claim = ctx.store.try_claim(j)
         if claim is None:
-            return {"block": j, "status": "claimed", "seconds": 0.0, "pid": os.getpid()}
+            return {"block": j, "status": "claimed", "seconds": 0.0, "worker": _WORKER}
         try:
             if ctx.store.is_done(j):  # finished by another process just before our claim
                 ctx.store.release(claim)
-                return {"block": j, "status": "done", "seconds": 0.0, "pid": os.getpid()}
+                return {"block": j, "status": "done", "seconds": 0.0, "worker": _WORKER}
             c0, c1 = st.block_range(j)
             t = time.perf_counter()
             np_dtype = np.float32 if ctx.op.dtype == torch.float32 else np.float64
@@ -121,7 +124,7 @@ def measure_block(url: str, j: int, op=None, threads: int | None = None) -> dict
             ctx.pending.result()
         # the claim is held until the block is written and marked done
         ctx.pending = ctx.writer.submit(_write, ctx, j, Y, claim)
-    return {"block": j, "status": "measured", "seconds": seconds, "pid": os.getpid()}
+    return {"block": j, "status": "measured", "seconds": seconds, "worker": _WORKER}
 
 
 def flush(url: str) -> None:
@@ -149,6 +152,7 @@ class MeasureReport:
     seconds: float
     hvp_seconds: float
     n_hvp: int
+    workers: list[str] = field(default_factory=list)  # host:pid of the processes that measured
 
     @property
     def hvps_per_second(self) -> float:
@@ -208,7 +212,7 @@ def run_measurements(
         store.mark_undone(remeasured)
     todo = store.pending()
     skipped = st.n_blocks - len(todo)
-    measured, hvp_seconds = [], 0.0
+    measured, hvp_seconds, workers = [], 0.0, []
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, n_workers))
 
     with _progress(progress) as bar:
@@ -221,6 +225,8 @@ def run_measurements(
             nonlocal hvp_seconds
             if rep["status"] == "measured":
                 measured.append(rep["block"])
+                if rep["worker"] not in workers:
+                    workers.append(rep["worker"])
                 hvp_seconds += rep["seconds"]
                 elapsed = time.perf_counter() - t0
                 n_vec = sum(np.diff(st.block_range(b))[0] for b in measured)
@@ -258,10 +264,13 @@ def run_measurements(
                     todo = _wait_for_others(store, poll_seconds)
                 client.run(forget, url)
         bar.update(task, completed=int(store.done().sum()))
+    if workers:  # provenance: which processes (host:pid) measured this store's blocks
+        before = list(store.group.attrs.get("measured_by", []))
+        store.group.attrs["measured_by"] = sorted(set(before) | set(workers))
     n_hvp = sum(np.diff(st.block_range(b))[0] for b in measured)
     return MeasureReport(
         st.n_blocks, sorted(measured), skipped, remeasured,
-        time.perf_counter() - t0, hvp_seconds, int(n_hvp),
+        time.perf_counter() - t0, hvp_seconds, int(n_hvp), sorted(workers),
     )  # fmt: skip
 
 
@@ -283,24 +292,13 @@ class _client:
         self.own = False
 
     def __enter__(self):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if scheduler_is_client(self.scheduler):
             self.client = self.scheduler
             return self.client
         if self.scheduler is None:
-            # Dask starts workers with OMP/MKL_NUM_THREADS=1, and torch.set_num_threads later
-            # does not undo that for MKL: HVPs ran ~2x slower. Start them with the right counts.
-            n = self.threads
-            env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": 1}
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-                self.cluster = LocalCluster(
-                    n_workers=self.n_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=40,
-                )
+            self.cluster = local_cluster(self.n_workers, self.threads)
             self.client = Client(self.cluster)
         else:
             self.client = Client(self.scheduler)
@@ -312,6 +310,28 @@ class _client:
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def local_cluster(n_workers: int = 1, threads: int | None = None):
+    """A ``distributed.LocalCluster`` of ``n_workers`` processes set up for HVPs.
+
+    Each worker runs one task at a time with ``threads`` torch/MKL/OpenMP threads (default: the
+    cores divided among the workers). Dask starts workers with OMP/MKL_NUM_THREADS=1, and
+    torch.set_num_threads later does not undo that for MKL (HVPs ran ~2x slower), so the
+    counts are set in the workers' environment before they spawn.
+    """
+    from distributed import LocalCluster
+
+    n = threads or max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": 1}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
 
 
 def scheduler_is_client(x) -> bool:

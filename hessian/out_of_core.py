@@ -3,7 +3,8 @@
     result = sketch("runs/h.zarr", OperatorSpec("wide_mlp"), params, k=1000, s=2000)
 
 Everything is resumable: a rerun with the same arguments skips the blocks that are done, and
-re-measures those whose data was lost or corrupted (also when the solve finds them).
+re-measures those whose data was lost or corrupted (also when the solve finds them); a complete,
+solved store whose blocks all verify is returned as it is, without solving again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def sketch(
     spec: OperatorSpec,
     params=None,
     *,
+    buffers=None,
     k: int,
     s: int | None = None,
     oversample: int | None = None,
@@ -38,10 +40,11 @@ def sketch(
     """Sketch the operator of ``spec`` at ``params`` into the store at ``url`` and solve it.
 
     Arguments as in ``hessian.seigh`` (``s`` defaults to 2k, ``oversample`` to min(k//4, s-k));
+    ``buffers``: the model's floating buffers (``spec.flat_buffers``; BatchNorm statistics);
     ``dtype`` is that of the stored outer sketch; ``scheduler``, ``n_workers``, ``threads`` as
     in ``hessian.measure.run_measurements``.
     """
-    op = spec.build(params)
+    op = spec.build(params, buffers)
     D = op.D
     s = 2 * k if s is None else int(s)
     if oversample is None:
@@ -51,7 +54,9 @@ def sketch(
         block_size=spec.block_size, dtype=dtype, chunk_rows=chunk_rows,
     )  # fmt: skip
     theta = op.theta.detach().cpu().numpy().astype(np.float64)
-    SketchStore.open_or_create(url, settings, fingerprint(op), spec.to_json(), theta)
+    SketchStore.open_or_create(
+        url, settings, fingerprint(op), spec.to_json(), theta, buffers=buffers
+    )
     local = {"op": op} if scheduler == "inprocess" else {}
     if scheduler != "inprocess":
         del op  # the workers build their own
@@ -59,6 +64,9 @@ def sketch(
         url, scheduler=scheduler, n_workers=n_workers, threads=threads, progress=progress,
         **local,
     )  # fmt: skip
+    store = SketchStore.open(url)  # fresh attributes: the measurement may have changed them
+    if store.solved and not report.measured:  # complete and verified: reuse the solution
+        return StreamedSolve(store.eigenvalues(), store, store.solve_info, reused=True), report
     try:
         result = solve(url, scheduler=solve_scheduler)
     except CorruptBlockError as e:  # lost or damaged after measuring: measure again, once

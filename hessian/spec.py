@@ -37,6 +37,8 @@ class OperatorSpec:
         batch_size: samples per forward pass in the data loop.
         block_size: vectors per data pass.
         threads: torch threads in a worker (None: leave torch's default).
+        seed: the problem's seed (None: its setting); synthetic data are drawn from it.
+        n_train: training-set size (``problems.load``); the Hessian subset is drawn from it.
     """
 
     problem: str
@@ -47,6 +49,8 @@ class OperatorSpec:
     batch_size: int | None = 128
     block_size: int = 32
     threads: int | None = None
+    seed: int | None = None
+    n_train: int | None = None
 
     def __post_init__(self):
         if self.kind not in OPERATORS:
@@ -73,16 +77,22 @@ class OperatorSpec:
 
     def load_problem(self) -> problems.Problem:
         return problems.load(
-            self.problem, self.data, n_hessian=self.n_hessian, dtype=self.torch_dtype
-        )
+            self.problem, self.data, n_hessian=self.n_hessian, n_train=self.n_train,
+            seed=self.seed, dtype=self.torch_dtype,
+        )  # fmt: skip
 
-    def build(self, params: np.ndarray | torch.Tensor | None = None) -> CurvatureOperator:
-        """The operator at ``params`` (a flat vector; None: the problem's initialisation)."""
+    def build(
+        self, params: np.ndarray | torch.Tensor | None = None, buffers: np.ndarray | None = None
+    ) -> CurvatureOperator:
+        """The operator at ``params`` (a flat vector; None: the problem's initialisation) and
+        ``buffers`` (the model's floating buffers, e.g. BatchNorm running statistics)."""
         if self.threads:
             torch.set_num_threads(int(self.threads))
         p = self.load_problem()
         if params is not None:
             load_flat_params(p.model, params)
+        if buffers is not None:
+            load_flat_buffers(p.model, buffers)
         return OPERATORS[self.kind](
             p.model,
             p.hessian_data,
@@ -104,11 +114,40 @@ def load_flat_params(model: torch.nn.Module, flat) -> None:
         )
 
 
+def _float_buffers(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [b for b in model.buffers() if torch.is_floating_point(b)]
+
+
+def flat_buffers(model: torch.nn.Module) -> np.ndarray:
+    """The model's floating buffers (BatchNorm running statistics) as one float64 vector."""
+    bufs = _float_buffers(model)
+    if not bufs:
+        return np.zeros(0)
+    return torch.cat([b.detach().reshape(-1).double() for b in bufs]).cpu().numpy()
+
+
+def load_flat_buffers(model: torch.nn.Module, flat) -> None:
+    """Copy a vector from ``flat_buffers`` back into ``model``."""
+    flat = np.asarray(flat, dtype=np.float64)
+    bufs = _float_buffers(model)
+    n = sum(b.numel() for b in bufs)
+    if flat.ndim != 1 or flat.size != n:
+        raise ValueError(f"expected {n} buffer values, got shape {flat.shape}")
+    with torch.no_grad():
+        i = 0
+        for b in bufs:
+            b.copy_(torch.from_numpy(flat[i : i + b.numel()]).view_as(b).to(b.dtype))
+            i += b.numel()
+
+
 def fingerprint(op: CurvatureOperator) -> str:
-    """SHA-256 of what defines the operator's matrix: parameters, data, loss, kind, dtype."""
+    """SHA-256 of what defines the operator's matrix: parameters, buffers, data, loss, kind,
+    dtype."""
     h = hashlib.sha256()
     h.update(f"{type(op).__name__}|{op.dtype}|{getattr(op.loss, '__name__', op.loss)!s}".encode())
     h.update(op.theta.detach().cpu().numpy().tobytes())
+    for b in _float_buffers(op.model):  # none for MLPs: their fingerprints are unchanged
+        h.update(b.detach().cpu().numpy().tobytes())
     for part in (0, 1):  # inputs, then targets: independent of the batching
         for batch in op.batches:
             h.update(batch[part].detach().cpu().numpy().tobytes())

@@ -22,6 +22,7 @@ opening a store with other settings or another operator is refused (``StoreMisma
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import math
 import os
 import time
@@ -130,8 +131,9 @@ class SketchStore:
 
     @classmethod
     def open_or_create(
-        cls, url: str, settings: SketchSettings, fingerprint: str, spec: str = "", params=None
-    ) -> SketchStore:
+        cls, url: str, settings: SketchSettings, fingerprint: str, spec: str = "", params=None,
+        buffers=None,
+    ) -> SketchStore:  # fmt: skip
         """Resume the store at ``url`` if it matches, else lay it out anew.
 
         Raises:
@@ -168,6 +170,10 @@ class SketchStore:
         )
         if params is not None:
             group["params"][:] = np.asarray(params, dtype=np.float64)
+        if buffers is not None and np.size(buffers):
+            b = np.asarray(buffers, dtype=np.float64)
+            group.create_array("buffers", shape=b.shape, chunks=b.shape, dtype="float64")
+            group["buffers"][:] = b
         from hessian import __version__
 
         group.attrs.update(
@@ -223,8 +229,12 @@ class SketchStore:
         self.group["done"][j] = 1
 
     def mark_undone(self, blocks) -> None:
+        """Mark blocks for measuring again; a stored solution no longer holds."""
+        blocks = list(blocks)
         for j in blocks:
             self.group["done"][int(j)] = 0
+        if blocks and self.solved:
+            self.group.attrs["solved"] = False
 
     def verify(self, blocks=None) -> list[int]:
         """Blocks (default: all marked done) whose data does not read back intact.
@@ -317,19 +327,44 @@ class SketchStore:
     def params(self) -> np.ndarray:
         return self.group["params"][:]
 
+    def buffers(self) -> np.ndarray | None:
+        """The model's floating buffers the operator was built with (None: it has none)."""
+        return self.group["buffers"][:] if "buffers" in self.group else None
+
     # --- the solution ---------------------------------------------------------------------
     def write_solution(self, eigenvalues: np.ndarray, transform: np.ndarray, info: dict) -> None:
-        """Eigenvalues (k,) and the (r, k) transform with V = Y @ transform."""
+        """Eigenvalues (k,) and the (r, k) transform with V = Y @ transform.
+
+        ``solved`` is cleared first, so a write cut short never looks like a solution."""
+        self.group.attrs["solved"] = False
         for name, arr in (("eigenvalues", eigenvalues), ("transform", transform)):
             self.group.create_array(
                 name, shape=arr.shape, chunks=arr.shape, dtype="float64", overwrite=True
             )
             self.group[name][...] = arr
-        self.group.attrs.update({"solved": True, "solve": info})
+        h = hashlib.sha256(np.ascontiguousarray(eigenvalues, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(transform, dtype=np.float64).tobytes())
+        self.group.attrs.update({"solved": True, "solve": info, "solution_id": h.hexdigest()[:16]})
 
     @property
     def solved(self) -> bool:
         return bool(self.group.attrs.get("solved"))
+
+    @property
+    def solution_id(self) -> str:
+        """A hash of the stored eigenvalues and transform: changes whenever the solution does."""
+        self._need_solution()
+        sid = self.group.attrs.get("solution_id")
+        if sid is None:  # solved by an earlier version: hash it now
+            h = hashlib.sha256(self.eigenvalues().astype(np.float64).tobytes())
+            h.update(self.transform().astype(np.float64).tobytes())
+            sid = h.hexdigest()[:16]
+        return str(sid)
+
+    @property
+    def solve_info(self) -> dict:
+        self._need_solution()
+        return dict(self.group.attrs["solve"])
 
     def eigenvalues(self) -> np.ndarray:
         self._need_solution()

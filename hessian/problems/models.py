@@ -26,6 +26,7 @@ __all__ = [
     "imagenet_resnet18",
     "mlp_1m",
     "mnist_mini",
+    "mnist_tiny",
     "num_params",
     "seeded",
     "wide_mlp",
@@ -122,6 +123,14 @@ def mnist_mini(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:
     """
     with seeded(seed):
         return _mlp([256, 20, 20, 20, 20, 20, num_classes], nn.Tanh)
+
+
+def mnist_tiny(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:
+    """Tanh MLP 256-8-10 on 16x16 digits, D = 2,146: not from the paper; for quick checks and
+    tests, where a dense exact Hessian takes about a second.
+    """
+    with seeded(seed):
+        return _mlp([256, 8, num_classes], nn.Tanh)
 
 
 def wide_mlp(num_classes: int = 10, seed: int | None = None) -> nn.Sequential:

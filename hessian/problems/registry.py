@@ -30,6 +30,7 @@ from .data import (
 __all__ = ["PROBLEMS", "Problem", "ProblemSettings", "build_model", "load", "names"]
 
 _PAPER_STEPS = (0, 2000, 4000, 6000, 8000)
+_DIGIT_PROBLEMS = ("mnist_mini", "mnist_tiny")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +119,19 @@ PROBLEMS: dict[str, ProblemSettings] = {
             num_classes=1000,
         ),
         ProblemSettings(
+            name="mnist_tiny",
+            D=2_146,
+            lr=0.3,
+            batch_size=500,
+            n_hessian=500,
+            record_steps=tuple(range(0, 1001, 100)),
+            k=100,
+            s=200,
+            input_shape=(1, 16, 16),
+            num_classes=10,
+            default_data="digits",
+        ),
+        ProblemSettings(
             name="wide_mlp",
             D=10_510_346,
             lr=0.01,
@@ -149,6 +163,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "cifar10_3c3d": models.cifar10_3c3d,
     "cifar100_allcnnc": models.cifar100_allcnnc,
     "imagenet_resnet18": models.imagenet_resnet18,
+    "mnist_tiny": models.mnist_tiny,
     "wide_mlp": models.wide_mlp,
     "mlp_1m": models.mlp_1m,
 }
@@ -229,7 +244,7 @@ def _read_path(settings: ProblemSettings, path: Path) -> Data:
         raise FileNotFoundError(f"no such file or directory: {path}")
     if path.suffix == ".npz":
         return read_npz(path, settings.input_shape, settings.num_classes)
-    if settings.name == "mnist_mini":
+    if settings.name in _DIGIT_PROBLEMS:
         return read_mnist_idx(path)
     if settings.input_shape == (3, 32, 32) and settings.num_classes in (10, 100):
         return read_cifar(path, settings.num_classes)
@@ -282,8 +297,8 @@ def load(
         x, y = synthetic(settings.input_shape, settings.num_classes, n, _data_seed(seed))
         source = "synthetic"
     elif data == "digits":
-        if name != "mnist_mini":
-            raise ValueError(f"'digits' data fit only mnist_mini, not {name}")
+        if name not in _DIGIT_PROBLEMS:
+            raise ValueError(f"'digits' data fit only {', '.join(_DIGIT_PROBLEMS)}, not {name}")
         x, y = digits_16x16()
         source = "digits"
     else:

@@ -30,6 +30,7 @@ EXPECTED_D = {
     "cifar10_3c3d": 895_210,
     "cifar100_allcnnc": 1_387_108,
     "imagenet_resnet18": 11_689_512,
+    "mnist_tiny": 2_146,
     "wide_mlp": 10_510_346,
     "mlp_1m": 1_015_210,
 }

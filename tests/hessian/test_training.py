@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -74,11 +75,15 @@ def test_step_zero_is_the_initialisation_and_snapshots_are_copies():
 def test_loss_decreases_and_on_record_sees_each_recorded_step():
     seen = {}
 
-    def on_record(step, theta, loss):
-        assert isinstance(loss, float)
-        seen[step] = (theta.clone(), loss)
+    p = problems.load("mnist_mini")
 
-    _, _, snaps = _run(record=(STEPS, 0, 0), on_record=on_record)  # unsorted, repeated
+    def on_record(step, theta):  # the model is that of the step: evaluate it
+        seen[step] = (theta.clone(), training.evaluate(p.model, p.train_data)[0])
+
+    snaps = training.sgd(
+        p.model, p.train_data, steps=STEPS, lr=LR, batch_size=BATCH, record_steps=(STEPS, 0, 0),
+        on_record=on_record,
+    )  # unsorted, repeated  # fmt: skip
     assert sorted(seen) == sorted(snaps) == [0, STEPS]
     for t, (theta, _) in seen.items():
         assert torch.equal(theta, snaps[t])
@@ -145,3 +150,35 @@ def test_divergence_raises_floating_point_error():
         model2, (X, y), steps=20, lr=1e-10, batch_size=BATCH, loss=mse, record_steps=(20,)
     )
     assert torch.isfinite(snaps[20]).all()
+
+
+def test_resume_is_exact_with_batchnorm_and_dropout():
+    """Parameters and BN statistics at a recorded step, then start_step: the same run."""
+    from hessian.spec import flat_buffers, load_flat_buffers, load_flat_params
+
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.BatchNorm1d(16), torch.nn.Tanh(),
+            torch.nn.Dropout(0.3), torch.nn.Linear(16, 3),
+        )  # fmt: skip
+
+    g = torch.Generator().manual_seed(1)
+    data = (torch.randn(64, 6, generator=g), torch.randint(0, 3, (64,), generator=g))
+    kw = {"steps": 20, "lr": 0.1, "batch_size": 16, "seed": 5}
+    snap = {}
+
+    def keep(t, params):
+        snap[t] = (params.clone(), flat_buffers(m))
+
+    m = model()
+    full = training.sgd(m, data, record_steps=[10, 20], on_record=keep, **kw)
+    m2 = model()
+    load_flat_params(m2, snap[10][0])
+    load_flat_buffers(m2, snap[10][1])
+    resumed = training.sgd(m2, data, record_steps=[20], start_step=10, **kw)
+    torch.testing.assert_close(resumed[20], full[20], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(flat_buffers(m2), flat_buffers(m), atol=1e-6)
+    rng = torch.get_rng_state()
+    training.sgd(model(), data, **kw)
+    assert torch.equal(torch.get_rng_state(), rng)  # the caller's RNG is left alone

@@ -1,0 +1,2 @@
+-- a second database for MLflow next to Prefect's (run once by the postgres image)
+CREATE DATABASE mlflow;

@@ -1,0 +1,107 @@
+"""The ``analyze`` flow: masks against every step's eigenspace, the exact reference, plots, and
+``summary.json``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from prefect import flow, get_run_logger
+
+from flows import report
+from flows.common import cached, checkpoint_id, op_dict, prepare, resolve
+from flows.sketch import find_checkpoint
+from hessian.store import SketchStore
+from tasks import analysis, sketching
+
+
+def stored_sketches(cfg, lay) -> list[dict]:
+    """Identities of the run's solved sketch stores made with the configured sketch settings
+    (for ``analyze`` on its own); stores made with other settings are left out."""
+    out = []
+    sk = cfg.sketch
+    want = (sk.k, sk.s, sk.noise, sk.seed)
+    for t in cfg.train.record_steps:
+        path = lay.sketch(t)
+        if (path / "zarr.json").exists():
+            store = SketchStore.open(str(path))
+            st = store.settings
+            if store.solved and (st.k, st.s, st.noise, st.seed) == want:
+                out.append({"id": sketching.identity(store, t), "step": t, "reused": True})
+    return out
+
+
+@flow(name="analyze")
+def analyze(
+    config: dict | str | None = None,
+    sketches: list[dict] | None = None,
+    checkpoints: dict | None = None,
+    overrides: list[str] | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Analyse every sketched step; write the plots and ``summary.json``; return the summary.
+
+    Args:
+        sketches: outcomes of the sketch flow (default: the solved stores in the run directory).
+        checkpoints: step -> checkpoint info (default: found, training what is missing).
+        extra: more top-level fields for the summary (e.g. the MLflow run).
+    """
+    cfg = resolve(config, overrides or [])
+    lay = prepare(cfg)
+    log = get_run_logger()
+    t0 = time.perf_counter()
+    sketches = sketches if sketches is not None else stored_sketches(cfg, lay)
+    if not sketches:
+        raise FileNotFoundError(
+            f"no solved sketches in {lay.root / 'sketches'}: run `hessian sketch` or "
+            "`hessian run` first"
+        )
+    sketches = sorted(sketches, key=lambda o: o["step"])
+    cks = {int(t): c for t, c in (checkpoints or {}).items()}
+    a_cfg = cfg.analysis
+    op = op_dict(cfg)
+    steps_out, analyses, exacts, cached_names = [], [], [], []
+    for o in sketches:
+        t = o["step"]
+        ck = cks.get(t) or find_checkpoint(cfg, t)
+        cks[t] = ck
+        st = cached(analysis.analyze_step, lay)(
+            o["id"], checkpoint_id(ck), draws=a_cfg.random_draws, seed=a_cfg.seed,
+            metric_ks=a_cfg.metric_ks, return_state=True,
+        )  # fmt: skip
+        a = st.result()
+        if st.name == "Cached":
+            cached_names.append(f"analyze-step {t}")
+        ex = None
+        if t in cfg.exact_steps():
+            st = cached(analysis.exact_reference, lay)(
+                str(lay.exact(t)), checkpoint_id(ck), o["id"], op=op, k=cfg.sketch.k,
+                draws=a_cfg.random_draws, seed=a_cfg.seed, metric_ks=a_cfg.metric_ks,
+                return_state=True,
+            )  # fmt: skip
+            ex = st.result()
+            if st.name == "Cached":
+                cached_names.append(f"exact-reference {t}")
+            exacts.append(ex["analysis"])
+        analyses.append(a)
+        steps_out.append(report.step_record(o, ck, a, ex))
+        log.info(report.step_line(steps_out[-1], cfg.sketch.k))
+    across = {}
+    if len(sketches) > 1:
+        st = cached(analysis.across_steps, lay)(
+            [o["id"] for o in sketches],
+            {o["step"]: checkpoint_id(cks[o["step"]]) for o in sketches},
+            return_state=True,
+        )
+        across = st.result()
+        if st.name == "Cached":
+            cached_names.append("across-steps")
+    files = analysis.make_plots(
+        str(lay.plots), analyses, exacts, across, max(cfg.analysis.table_ks)
+    )
+    summary = report.summary(cfg, steps_out, across, plots=files, extra=extra)
+    summary["cached_tasks"] = cached_names
+    summary["timings"]["analyze"] = time.perf_counter() - t0
+    lay.summary.write_text(json.dumps(summary, indent=1))
+    log.info(f"summary: {lay.summary}")
+    return summary

@@ -1,0 +1,265 @@
+"""The ``hessian`` command: run the study, or one stage of it, and open the MLflow UI.
+
+hessian run                    the default study (mnist_mini, the paper's settings)
+hessian run my.yaml --set sketch.k=100
+hessian train | sketch --step 300 | analyze | exact --step 300   [CONFIG]
+hessian ui                     the MLflow UI of the default run directory, on 127.0.0.1
+hessian config [PROBLEM]       print a problem's resolved default configuration
+hessian deploy ...             servers, worker and deployments (deploy/README.md)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Top Hessian eigenspaces by sketching, related to parameter masks "
+    "(Fernandez et al., TMLR 2025).",
+)  # fmt: skip
+console = Console()
+err = Console(stderr=True)
+
+
+def _add_deploy() -> None:
+    from deploy.cli import app as deploy_app
+
+    app.add_typer(deploy_app, name="deploy")
+
+
+_add_deploy()
+
+ConfigArg = Annotated[
+    Path | None, typer.Argument(help="YAML or TOML run configuration (default: the default study)")
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="override a field: section.field=value")
+]
+
+
+def _config(path: Path | None, overrides: list[str] | None):
+    from flows.config import ConfigError, load_config
+
+    try:
+        return load_config(path, overrides or [])
+    except ConfigError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+
+
+def _servers_up(cfg, *, tracking: bool = False, dask: bool = False) -> None:
+    """Stop before starting when a configured server is down: one line, exit code 3."""
+    from flows.common import unreachable
+
+    checks = []
+    if os.environ.get("PREFECT_API_URL"):
+        hint = "unset it for a temporary local server, or start it: hessian deploy prefect-server"
+        checks.append(("prefect", os.environ["PREFECT_API_URL"], hint))
+    if tracking:
+        from flows.tracking import tracking_uri
+
+        uri = tracking_uri(cfg)
+        if uri.startswith(("http://", "https://")):
+            checks.append(("mlflow", uri, "start it (hessian deploy mlflow-server) or set "
+                           "tracking.uri / MLFLOW_TRACKING_URI to another store"))  # fmt: skip
+    if dask and cfg.dask.address:
+        hint = "start it (hessian deploy dask-scheduler) or unset dask.address for a local cluster"
+        checks.append(("dask", cfg.dask.address, hint))
+    for what, url, hint in checks:
+        problem = unreachable(what, url)
+        if problem:
+            err.print(f"[red]error:[/] {problem}: {hint}")
+            raise typer.Exit(3)
+
+
+def _recorded(cfg, step: int) -> None:
+    if step not in cfg.train.record_steps:
+        err.print(
+            f"[red]error:[/] step {step} is not a recorded step of this run "
+            f"(train.record_steps: {cfg.train.record_steps})"
+        )
+        raise typer.Exit(2)
+
+
+def _run(fn):
+    """Run a flow; known failures print one line and exit non-zero."""
+    from flows.config import ConfigError
+    from hessian.checkpoints import CheckpointMismatchError
+    from hessian.store import StoreMismatchError
+    from tasks.tracking import TrackingUnavailableError
+
+    try:
+        return fn()
+    except (ConfigError, FileNotFoundError, StoreMismatchError, CheckpointMismatchError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except TrackingUnavailableError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Run the pipeline: train, sketch every recorded step, analyse, track in MLflow."""
+    cfg = _config(config, set_)
+    _servers_up(cfg, tracking=True, dask=True)
+    from flows.pipeline import pipeline
+    from flows.report import table
+
+    summary = _run(lambda: pipeline(cfg.model_dump(mode="json")))
+    console.print(table(summary))
+    work = summary["work"]
+    console.print(
+        f"[bold]done[/] in {summary['timings']['total']:.0f} s: trained "
+        f"{len(work['trained_steps'])}"
+        f" steps, measured {len(work['measured_steps'])} sketches ({work['hvps']:,} HVPs) this run"
+    )
+    console.print(f"run directory: {cfg.run_dir}  (summary.json, plots/, sketches/)")
+    console.print(f"MLflow: {summary['mlflow']['tracking_uri']}  ->  hessian ui {config or ''}")
+
+
+@app.command()
+def train(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Train and checkpoint every recorded step (resumes)."""
+    cfg = _config(config, set_)
+    _servers_up(cfg)
+    from flows.train import train as flow
+
+    cks = _run(lambda: flow(cfg.model_dump(mode="json")))
+    for t, c in sorted(cks.items()):
+        console.print(f"step {t}: loss {c['loss']:.4f}, accuracy {c['accuracy']:.3f}  {c['path']}")
+
+
+@app.command()
+def sketch(
+    config: ConfigArg = None,
+    step: Annotated[int, typer.Option(help="recorded step to sketch")] = 0,
+    set_: SetOpt = None,
+) -> None:
+    """Sketch one recorded step (training it first if needed)."""
+    cfg = _config(config, set_)
+    _recorded(cfg, step)
+    _servers_up(cfg, dask=True)
+    from flows.sketch import sketch as flow
+
+    out = _run(lambda: flow(cfg.model_dump(mode="json"), step))
+    lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
+    console.print(
+        f"step {step}: {out['k']} eigenpairs in {out['url']}; top: {lam}; a-posteriori "
+        f"relative error {out['aposteriori']['relative']:.3f}"
+    )
+
+
+@app.command()
+def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Analyse every solved sketch of the run: masks, metrics, plots, summary.json."""
+    cfg = _config(config, set_)
+    from flows.analyze import analyze as flow
+    from flows.analyze import stored_sketches
+    from flows.layout import Layout
+    from flows.report import table
+
+    _servers_up(cfg)
+    lay = Layout.of(cfg.run_dir)
+    if not stored_sketches(cfg, lay):
+        err.print(
+            f"[red]error:[/] no solved sketches in {lay.root / 'sketches'}: run `hessian sketch`"
+            " or `hessian run` first"
+        )
+        raise typer.Exit(2)
+
+    summary = _run(lambda: flow(cfg.model_dump(mode="json")))
+    console.print(table(summary))
+    console.print(f"summary: {Path(cfg.run_dir) / 'summary.json'}")
+
+
+@app.command()
+def exact(
+    config: ConfigArg = None,
+    step: Annotated[int, typer.Option(help="recorded step")] = 0,
+    set_: SetOpt = None,
+) -> None:
+    """The dense float64 exact reference at one step (small problems only)."""
+    cfg = _config(config, set_)
+    _recorded(cfg, step)
+    if cfg.D > 40_000:
+        err.print(f"[red]error:[/] {cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
+        raise typer.Exit(2)
+    _servers_up(cfg)
+    from flows.exact import exact as flow
+
+    out = _run(lambda: flow(cfg.model_dump(mode="json"), step))
+    a = out["analysis"]
+    k = a["k"]
+    console.print(
+        f"step {step}: exact top eigenvalues {', '.join(f'{v:.4g}' for v in a['eigenvalues'][:5])}"
+        f"; overlap at k = {k}: magnitude {a['curves']['magnitude'][-1]:.4f}, "
+        f"chance {a['curves']['chance'][-1]:.4f}; saved in {out['path']}"
+    )
+    if "comparison" in out:
+        c = out["comparison"]
+        console.print(
+            f"sketch vs exact: subspace overlap {c['subspace_overlap'][-1]:.3f} at k = {k}, "
+            f"median eigenvalue error {c['eigenvalue_relative_error_median']:.2e}"
+        )
+
+
+@app.command()
+def ui(
+    config: ConfigArg = None,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+    tracking_uri: Annotated[str | None, typer.Option(help="default: the run's store")] = None,
+) -> None:
+    """The MLflow UI for a run's tracking store, on 127.0.0.1 only."""
+    if tracking_uri is None:
+        cfg = _config(config, None)
+        from flows.tracking import tracking_uri as uri_of
+
+        tracking_uri = uri_of(cfg)
+        db = Path(cfg.run_dir) / "mlflow.db"
+        if tracking_uri.startswith("sqlite") and not db.exists():
+            err.print(f"[red]error:[/] no MLflow store at {db}: run `hessian run` first")
+            raise typer.Exit(2)
+    console.print(f"MLflow UI for {tracking_uri} on http://127.0.0.1:{port}")
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", tracking_uri, "--workers", "1"],
+    )  # fmt: skip
+
+
+@app.command("config")
+def show_config(
+    problem: Annotated[str, typer.Argument(help="problem name")] = "mnist_mini",
+) -> None:
+    """Print the resolved default configuration of a problem (a starting point for a file)."""
+    from flows.config import ConfigError, RunConfig
+
+    try:
+        cfg = RunConfig(problem=problem).resolve()
+    except (ConfigError, ValueError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    console.print(cfg.to_yaml(), highlight=False, markup=False)
+
+
+def _eigenvalues(url: str):
+    from hessian.store import SketchStore
+
+    return SketchStore.open(url).eigenvalues()
+
+
+def main() -> None:
+    import flows._env  # noqa: F401
+
+    app()
+
+
+if __name__ == "__main__":
+    main()

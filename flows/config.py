@@ -1,0 +1,287 @@
+"""One validated configuration per run (YAML or TOML), with defaults per problem.
+
+    problem: mnist_mini          # everything else is optional
+    train: {record_steps: "0:1000:100"}
+    sketch: {k: 355, s: 710, noise: sparse}
+    exact: {steps: all}          # the dense reference at every step (small problems)
+
+Unset fields take the problem's paper settings (``hessian.problems.PROBLEMS``); ``resolve()``
+fills them in and checks the combination. A bad file gets one ``ConfigError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hessian import problems
+
+MAX_EXACT_D = 20_000  # "auto" computes the dense exact reference up to this many parameters
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TrainConfig(_Section):
+    steps: int | None = Field(None, ge=0, description="SGD steps (default: last record step)")
+    record_steps: list[int] | None = Field(
+        None, description='steps to sketch: a list, or "start:stop:every" (stop included)'
+    )
+    lr: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=0)
+    n_train: int | None = Field(None, ge=1, description="use the first n training samples")
+
+    @field_validator("record_steps", mode="before")
+    @classmethod
+    def _range(cls, v):
+        if isinstance(v, str):
+            try:
+                a, b, c = (int(x) for x in v.split(":"))
+            except ValueError:
+                raise ValueError(f'expected "start:stop:every" with integers, got {v!r}') from None
+            if c < 1 or b < a:
+                raise ValueError(f"need every >= 1 and stop >= start, got {v!r}")
+            return list(range(a, b + 1, c))
+        return v
+
+    @field_validator("record_steps")
+    @classmethod
+    def _steps(cls, v):
+        if v is not None:
+            if not v:
+                raise ValueError("needs at least one step")
+            if min(v) < 0:
+                raise ValueError("steps must be >= 0")
+            if len(set(v)) != len(v):
+                raise ValueError("steps must not repeat")
+            v = sorted(v)
+        return v
+
+
+class SketchConfig(_Section):
+    k: int | None = Field(None, ge=1, description="eigenpairs (default: the problem's)")
+    s: int | None = Field(None, ge=1, description="HVPs, the inner sketch size (default 2k)")
+    oversample: int | None = Field(None, ge=0, description="extra outer columns (default k//4)")
+    noise: Literal["gaussian", "rademacher", "ssrft", "sparse"] = "sparse"
+    seed: int = Field(0, ge=0)
+    kind: Literal["hessian", "ggn"] = "hessian"
+    block_size: int = Field(32, ge=1, description="vectors per data pass")
+    batch_size: int | None = Field(None, ge=1, description="samples per forward pass (all)")
+    dtype: Literal["float32", "float64"] = "float32"
+    chunk_rows: int = Field(65_536, ge=65_536, description="Zarr row chunk (multiple of 65,536)")
+    probes: int = Field(30, ge=2, description="probes of the a-posteriori error estimate")
+
+    @field_validator("chunk_rows")
+    @classmethod
+    def _chunk(cls, v):
+        if v % 65_536:
+            raise ValueError("must be a multiple of 65,536")
+        return v
+
+
+class AnalysisConfig(_Section):
+    random_draws: int = Field(100, ge=1)
+    seed: int = Field(0, ge=0)
+    metric_ks: list[int] | None = Field(None, description="k for the Grassmannian metrics")
+    table_ks: list[int] | None = Field(None, description="k shown in the final table")
+
+
+class ExactConfig(_Section):
+    enabled: bool | Literal["auto"] = Field(
+        "auto", description=f"dense exact reference (auto: D <= {MAX_EXACT_D:,})"
+    )
+    steps: list[int] | Literal["all"] | None = Field(
+        None, description='steps with a reference: a list, "all", or None: the first, middle and '
+        "last recorded steps (a dense eigh of D = 7,030 takes ~40 s here)",
+    )  # fmt: skip
+
+
+class DaskConfig(_Section):
+    address: str | None = Field(
+        None,
+        description='scheduler address; "inprocess" for no cluster; default: '
+        "$HESSIAN_DASK_ADDRESS, else a LocalCluster for the run",
+    )
+    n_workers: int = Field(1, ge=1)
+    threads: int | None = Field(None, ge=1, description="torch threads per worker")
+
+
+class TrackingConfig(_Section):
+    uri: str | None = Field(
+        None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite in "
+        "the run directory)",
+    )  # fmt: skip
+    experiment: str | None = None
+
+
+class RunConfig(_Section):
+    name: str | None = None
+    problem: str = "mnist_mini"
+    data: str | None = Field(None, description='None: the default; "synthetic"; a path')
+    n_hessian: int | None = Field(None, ge=1)
+    run_dir: str | None = Field(None, description="default runs/<name>")
+    train: TrainConfig = TrainConfig()
+    sketch: SketchConfig = SketchConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    exact: ExactConfig = ExactConfig()
+    dask: DaskConfig = DaskConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("problem")
+    @classmethod
+    def _problem(cls, v):
+        if v not in problems.names():
+            raise ValueError(f"unknown problem {v!r}; known: {', '.join(problems.names())}")
+        return v
+
+    # ------------------------------------------------------------------------------------
+    def resolve(self) -> RunConfig:
+        """A copy with every default filled in from the problem, checked as a whole."""
+        ps = problems.PROBLEMS[self.problem]
+        c = self.model_copy(deep=True)
+        c.name = c.name or c.problem
+        c.run_dir = c.run_dir or str(Path("runs") / c.name)
+        t = c.train
+        t.record_steps = t.record_steps or list(ps.record_steps)
+        t.steps = max(t.record_steps) if t.steps is None else t.steps
+        t.lr = t.lr or ps.lr
+        t.batch_size = t.batch_size or ps.batch_size
+        t.seed = ps.seed if t.seed is None else t.seed
+        if max(t.record_steps) > t.steps:
+            raise ConfigError(
+                f"train.record_steps: step {max(t.record_steps)} is after train.steps = {t.steps}"
+            )
+        n_h = c.n_hessian or ps.n_hessian
+        if n_h % ps.num_classes:
+            raise ConfigError(
+                f"n_hessian = {n_h} must be a multiple of the {ps.num_classes} classes "
+                "(the Hessian subset is class-balanced)"
+            )
+        if t.n_train is not None and t.n_train < n_h:
+            raise ConfigError(f"train.n_train = {t.n_train} is smaller than n_hessian = {n_h}")
+        if c.data == "digits" and c.problem not in ("mnist_mini", "mnist_tiny"):
+            raise ConfigError(f"data: 'digits' fit only mnist_mini and mnist_tiny, not {c.problem}")
+        if c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
+            raise ConfigError(f"data: no such file or directory: {c.data}")
+        sk = c.sketch
+        sk.k = sk.k or min(ps.k, ps.D)
+        sk.s = sk.s or min(2 * sk.k, ps.D)
+        if sk.k > sk.s:
+            raise ConfigError(f"sketch.k = {sk.k} must not exceed sketch.s = {sk.s}")
+        if sk.s > ps.D:
+            raise ConfigError(f"sketch.s = {sk.s} exceeds the number of parameters D = {ps.D:,}")
+        if sk.oversample is not None and sk.k + sk.oversample > sk.s:
+            raise ConfigError(
+                f"sketch.oversample: k + oversample = {sk.k + sk.oversample} exceeds s = {sk.s}"
+            )
+        a = c.analysis
+        for field in ("metric_ks", "table_ks"):
+            ks = getattr(a, field)
+            if ks is not None and (not ks or min(ks) < 1 or max(ks) > sk.k):
+                raise ConfigError(f"analysis.{field}: values must lie in 1..sketch.k = {sk.k}")
+        a.table_ks = a.table_ks or sorted({min(100, sk.k), sk.k})
+        e = c.exact
+        if e.enabled == "auto":
+            e.enabled = ps.D <= MAX_EXACT_D
+        if e.enabled and ps.D > 40_000:
+            raise ConfigError(f"exact.enabled: D = {ps.D:,} is too large for a dense reference")
+        rec = t.record_steps
+        if e.steps == "all":
+            e.steps = list(rec)
+        elif e.steps is None:
+            e.steps = sorted({rec[0], rec[len(rec) // 2], rec[-1]})
+        else:
+            extra = sorted(set(e.steps) - set(rec))
+            if extra:
+                raise ConfigError(f"exact.steps: {extra} are not in train.record_steps")
+            e.steps = sorted(e.steps)
+        if c.dask.address is None:
+            c.dask.address = os.environ.get("HESSIAN_DASK_ADDRESS") or None
+        return c
+
+    @property
+    def D(self) -> int:
+        return problems.PROBLEMS[self.problem].D
+
+    def exact_steps(self) -> list[int]:
+        return list(self.exact.steps or []) if self.exact.enabled else []
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def format_errors(e: ValidationError, source: str) -> str:
+    lines = []
+    for err in e.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{where}: {msg}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def set_dotted(tree: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted}: {key} is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Read and validate a run configuration (YAML or TOML; None: the defaults).
+
+    Args:
+        overrides: ``section.field=value`` strings applied on top (values parsed as YAML).
+
+    Raises:
+        ConfigError: unreadable file, unknown or invalid field (named in the message).
+    """
+    tree: dict = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        text = path.read_text()
+        try:
+            if path.suffix == ".toml":
+                tree = tomllib.loads(text)
+            else:
+                tree = yaml.safe_load(text) or {}
+        except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
+            kind = "TOML" if path.suffix == ".toml" else "YAML"
+            raise ConfigError(f"{path}: not valid {kind}: {e}") from e
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{path}: expected a mapping of fields at the top level")
+        tree.setdefault("name", path.stem)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.field=value")
+        key, value = item.split("=", 1)
+        set_dotted(tree, key.strip(), yaml.safe_load(value))
+    try:
+        cfg = RunConfig.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, source)) from None
+    try:
+        return cfg.resolve()
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, source)) from None
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None

@@ -1,0 +1,100 @@
+"""The ``pipeline`` flow: train, sketch every recorded step, analyse, and track it in MLflow.
+
+Everything complete is reused: checkpoints, solved sketch stores (no HVP is repeated), and the
+cached analysis tasks; each invocation is one MLflow run with a nested run per recorded step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from prefect import flow, get_run_logger
+
+from flows import tracking as track
+from flows.analyze import analyze
+from flows.common import git_commit, prepare, redact, resolve, versions
+from flows.sketch import dask_scheduler, sketch
+from flows.train import train
+from tasks import tracking
+
+
+@flow(name="pipeline")
+def pipeline(config: dict | str | None = None, overrides: list[str] | None = None) -> dict:
+    """Run the whole study of a configuration; returns the summary (also in summary.json)."""
+    cfg = resolve(config, overrides or [])
+    lay = prepare(cfg)
+    log = get_run_logger()
+    conf = cfg.model_dump(mode="json")
+    t0 = time.perf_counter()
+    uri = track.tracking_uri(cfg)
+    provenance = {"git_commit": git_commit(), "versions": versions()}
+    run = tracking.open_run(
+        uri, cfg.tracking.experiment or f"hessian-{cfg.problem}",
+        run_name=f"{cfg.name}", artifact_location=track.artifact_location(uri, cfg),
+        params=track.params(cfg, provenance),
+        tags={"problem": cfg.problem, "run_dir": str(lay.root), "kind": "pipeline"},
+    )  # fmt: skip
+    log.info(f"MLflow run {run['run_id']} in {redact(uri)}")
+    try:
+        t = time.perf_counter()
+        cks = train(conf)
+        t_train = time.perf_counter() - t
+        outcomes = []
+        t = time.perf_counter()
+        with dask_scheduler(cfg) as address:
+            for step in cfg.train.record_steps:
+                outcomes.append(sketch(conf, step, checkpoint=cks[step], scheduler=address))
+        t_sketch = time.perf_counter() - t
+        mlflow_info = {"tracking_uri": redact(uri)} | run
+        summary = analyze(conf, sketches=outcomes, checkpoints=cks, extra={"mlflow": mlflow_info})
+        summary["timings"] |= {
+            "train": t_train,
+            "sketch": t_sketch,
+            "total": time.perf_counter() - t0,
+        }
+        summary["cached_tasks"] += [c for o in outcomes for c in o.get("cached", [])]
+        summary["work"] = {
+            "trained_steps": sorted(s for s, c in cks.items() if c["trained"]),
+            "measured_steps": [o["step"] for o in outcomes if not o["reused"]],
+            "hvps": int(sum(o["hvps"] for o in outcomes)),
+        }
+        lay.summary.write_text(json.dumps(summary, indent=1))
+        _log(uri, run, summary, cfg, lay)
+        tracking.close_run(uri, run["run_id"], "FINISHED")
+    except BaseException:
+        try:
+            tracking.close_run(uri, run["run_id"], "FAILED")
+        finally:
+            raise
+    log.info(f"done in {summary['timings']['total']:.1f} s; outputs in {lay.root}")
+    return summary
+
+
+def _log(uri, run, summary, cfg, lay) -> None:
+    """Nested runs per step, then the parent's metrics and artifacts."""
+    plots = {p.rsplit("/", 1)[-1]: p for p in summary["plots"]}
+    for rec in summary["steps"]:
+        child = tracking.open_run(
+            uri, cfg.tracking.experiment or f"hessian-{cfg.problem}",
+            run_name=f"{cfg.name} step {rec['step']}", artifact_location=None,
+            params={"step": rec["step"], "fingerprint": rec["sketch"]["fingerprint"],
+                    "solution_id": rec["sketch"]["solution_id"]},
+            tags={"problem": cfg.problem, "kind": "step"}, parent_run_id=run["run_id"],
+        )  # fmt: skip
+        name = f"overlap_vs_k_step_{rec['step']:06d}.png"
+        status = "FAILED"
+        try:
+            tracking.log(
+                uri, child["run_id"], metrics=track.step_metrics(rec),
+                artifacts=[plots[name]] if name in plots else [], artifact_dir="plots",
+                documents={"step.json": rec},
+            )  # fmt: skip
+            status = "FINISHED"
+        finally:
+            tracking.close_run(uri, child["run_id"], status)
+    tracking.log(
+        uri, run["run_id"], metrics=track.pipeline_metrics(summary),
+        artifacts=list(summary["plots"]), artifact_dir="plots",
+    )  # fmt: skip
+    tracking.log(uri, run["run_id"], artifacts=[str(lay.summary), str(lay.config)])

@@ -1,0 +1,115 @@
+"""Masks against eigenspaces (``hessian.analysis``), the exact reference, and the plots."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from hessian import analysis, checkpoints, exact, plots
+from hessian.spec import OperatorSpec, fingerprint
+from tasks._cache import CACHED, LIBRARY_VERSION
+
+
+@task(name="analyze-step", cache_policy=CACHED, retries=1)
+def analyze_step(
+    sketch_id: dict,
+    checkpoint: dict,
+    *,
+    draws: int,
+    seed: int,
+    metric_ks: list[int] | None,
+    version: str = LIBRARY_VERSION,
+) -> dict:
+    """Overlap curves for every k (magnitude, random, best masks) and Grassmannian metrics."""
+    params = checkpoints.load(checkpoint["path"]).params
+    a = analysis.analyze_sketch(
+        sketch_id["url"], params, step=checkpoint["step"], draws=draws, seed=seed,
+        metric_ks=metric_ks,
+    )  # fmt: skip
+    return a.to_dict()
+
+
+@task(name="exact-reference", cache_policy=CACHED, retries=1)
+def exact_reference(
+    path: str,
+    checkpoint: dict,
+    sketch_id: dict | None,
+    *,
+    op: dict,
+    k: int,
+    draws: int,
+    seed: int,
+    metric_ks: list[int] | None,
+    version: str = LIBRARY_VERSION,
+) -> dict:
+    """The dense exact eigenpairs (float64) at a step, their analysis, and the sketch's error.
+
+    The eigenpairs are saved at ``path`` and reused when the operator is the same.
+    """
+    log = get_run_logger()
+    t0 = time.perf_counter()
+    ck = checkpoints.load(checkpoint["path"])
+    params = ck.params
+    spec = OperatorSpec(**(op | {"dtype": "float64"}))
+    A = spec.build(params, ck.buffers if ck.buffers.size else None)
+    key = fingerprint(A)
+    ref = None
+    if Path(path).exists():
+        try:
+            ref = exact.load_reference(path, key=key)
+        except (ValueError, OSError):
+            ref = None
+    if ref is None or ref.k < k:
+        log.info(f"step {checkpoint['step']}: dense exact Hessian (D = {A.D:,}) and eigh")
+        ref = exact.exact_eigh(A, k=k)
+        exact.save_reference(path, ref, key=key)
+    ref = ref.truncate(k)
+    a = analysis.analyze_eigenpairs(
+        ref.eigenvalues, ref.eigenvectors, params, step=checkpoint["step"], draws=draws,
+        seed=seed, metric_ks=metric_ks,
+    )  # fmt: skip
+    out = {"analysis": a.to_dict(), "path": path}
+    if sketch_id is not None:
+        out["comparison"] = analysis.compare_to_reference(
+            sketch_id["url"], ref.eigenvalues, ref.eigenvectors
+        )
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+@task(name="across-steps", cache_policy=CACHED, retries=1)
+def across_steps(
+    sketch_ids: list[dict], checkpoints_by_step: dict, version: str = LIBRARY_VERSION
+) -> dict:
+    """IoU of magnitude masks and eigenspace overlap between steps, for every k."""
+    steps = [o["step"] for o in sketch_ids]
+    params = {t: checkpoints.load(checkpoints_by_step[t]["path"]).params for t in steps}
+    urls = {o["step"]: o["url"] for o in sketch_ids}
+    return analysis.across_steps(steps, params, urls)
+
+
+@task(name="plots")
+def make_plots(
+    directory: str, analyses: list[dict], exact_analyses: list[dict], across: dict, k: int
+) -> list[str]:
+    """The study's figures as PNG files in ``directory``."""
+    A = [analysis.StepAnalysis.from_dict(a) for a in analyses]
+    E = [analysis.StepAnalysis.from_dict(a) for a in exact_analyses]
+    d = Path(directory)
+    exact_by_step = {e.step: e for e in E}
+    files = [
+        plots.spectrum(A, d / "spectrum.png", exact=E),
+        plots.overlap_vs_step(A, d / "overlap_vs_step.png", k=k, exact=E),
+        plots.metric_panels(A, d / "grassmannian_metrics.png", k=k),
+    ]
+    for a in A:
+        files.append(
+            plots.overlap_vs_k(
+                a, d / f"overlap_vs_k_step_{a.step:06d}.png", exact=exact_by_step.get(a.step)
+            )
+        )
+    if across.get("pairs"):
+        files.append(plots.across_steps(across, d / "across_steps.png"))
+    return [str(f) for f in files]

@@ -1,0 +1,111 @@
+"""Sketching one recorded step into its Zarr store, and the a-posteriori error of the result."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import get_run_logger, task
+
+from hessian import checkpoints, out_of_core, streamed
+from hessian.spec import OperatorSpec
+from hessian.store import SketchStore
+from tasks._cache import CACHED, LIBRARY_VERSION
+
+
+def operator_spec(op: dict) -> OperatorSpec:
+    """``op``: problem, data, n_hessian, kind, dtype, batch_size, block_size, threads."""
+    return OperatorSpec(**op)
+
+
+@task(name="sketch", retries=2, retry_delay_seconds=5)
+def sketch(
+    url: str,
+    checkpoint: dict,
+    *,
+    op: dict,
+    k: int,
+    s: int,
+    oversample: int | None,
+    seed: int,
+    noise: str,
+    chunk_rows: int,
+    scheduler: str | None,
+    n_workers: int = 1,
+    threads: int | None = None,
+) -> dict:
+    """Measure (resuming) and solve the sketch of step ``checkpoint['step']`` at ``url``.
+
+    A retry resumes: blocks already written are skipped. Returns what later tasks key on
+    (the store's fingerprint and solution id) and what was done.
+    """
+    log = get_run_logger()
+    step = checkpoint["step"]
+    ck = checkpoints.load(checkpoint["path"])
+    t0 = time.perf_counter()
+    result, report = out_of_core.sketch(
+        url, operator_spec(op), ck.params, buffers=ck.buffers if ck.buffers.size else None,
+        k=k, s=s, oversample=oversample, seed=seed, noise=noise,
+        dtype=op["dtype"], chunk_rows=chunk_rows, scheduler=scheduler, n_workers=n_workers,
+        threads=threads, progress=True,
+    )  # fmt: skip
+    store = result.store
+    reused = result.reused
+    if reused:
+        log.info(f"step {step}: sketch complete in {url}, reused ({report.skipped} blocks)")
+    else:
+        log.info(
+            f"step {step}: measured {len(report.measured)} blocks ({report.n_hvp} HVPs, "
+            f"{report.hvps_per_second:.0f} HVP/s), solved in {result.info['seconds']:.1f} s"
+        )
+    return {
+        "id": identity(store, step),
+        "step": step,
+        "url": url,
+        "D": store.settings.D,
+        "k": len(result.eigenvalues),
+        "s": store.settings.s,
+        "reused": reused,
+        "blocks_measured": len(report.measured),
+        "blocks_remeasured": len(report.remeasured),
+        "hvps": report.n_hvp,
+        "workers": report.workers,
+        "hvps_per_second": report.hvps_per_second if not reused else None,
+        "seconds_measure": report.seconds,
+        "seconds_solve": 0.0 if reused else result.info["seconds"],
+        "seconds": time.perf_counter() - t0,
+        "solve": result.info,
+    }
+
+
+@task(name="aposteriori-error", cache_policy=CACHED, retries=1)
+def aposteriori_error(
+    sketch_id: dict, *, op: dict, probes: int, seed: int, version: str = LIBRARY_VERSION
+) -> dict:
+    """Frobenius error of the sketched eigendecomposition from ``probes`` random probes.
+
+    ``sketch_id``: url, fingerprint and solution id of the store (what the cache keys on).
+    """
+    t0 = time.perf_counter()
+    store = SketchStore.open(sketch_id["url"])
+    A = operator_spec(op).build(store.params(), store.buffers())
+    est = streamed.aposteriori_error(sketch_id["url"], A, n=probes, seed=seed)
+    return {
+        "relative": est.relative,
+        "error": est.error,
+        "norm": est.norm,
+        "probes": est.n_probes,
+        "interval": list(est.interval),
+        "p_below": est.p_below,
+        "p_above": est.p_above,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def identity(store: SketchStore, step: int) -> dict:
+    """What identifies a solved sketch: cached tasks key on this, never on timings."""
+    return {
+        "step": step,
+        "url": store.url,
+        "fingerprint": store.group.attrs["fingerprint"],
+        "solution_id": store.solution_id,
+    }

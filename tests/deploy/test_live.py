@@ -1,0 +1,183 @@
+"""The real servers on loopback ports chosen at run time: a Prefect server with a process work
+pool, deployments and a worker; an MLflow tracking server; a Dask scheduler with two workers.
+Every process is started here and stopped here by process id (process groups)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy import servers
+
+ROOT = Path(__file__).resolve().parents[2]
+HESSIAN = str(Path(sys.executable).parent / "hessian")
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, root: Path):
+        self.root = root
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.env = os.environ | {
+            "PREFECT_HOME": str(root / "prefect-home"),
+            "PYTHONWARNINGS": "ignore",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DASK_LOGGING__DISTRIBUTED": "warning",
+        }
+        for key in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "HESSIAN_DASK_ADDRESS"):
+            self.env.pop(key, None)
+
+    def start(self, cmd: servers.ServerCommand, extra=None) -> subprocess.Popen:
+        log = open(self.root / f"{cmd.name.replace(' ', '-')}-{len(self.procs)}.log", "w")
+        p = subprocess.Popen(
+            cmd.argv, env=self.env | cmd.env | (extra or {}), cwd=self.root, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.procs.append((cmd.name, p))
+        return p
+
+    def wait_http(self, url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+        t = time.time()
+        while time.time() - t < timeout:
+            if proc.poll() is not None:
+                raise AssertionError(f"{url}: the server exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"{url} did not come up in {timeout} s")
+
+    def stop(self) -> None:
+        for name, p in reversed(self.procs):
+            if p.poll() is None:  # the Prefect worker ignores SIGTERM: SIGINT stops it
+                os.killpg(p.pid, signal.SIGINT if name == "prefect worker" else signal.SIGTERM)
+        for _, p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def run(self, *argv, env=None, timeout=300):
+        return subprocess.run(
+            argv, env=self.env | (env or {}), cwd=self.root, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+
+def api(base: str, path: str, body: dict | None = None):
+    req = urllib.request.Request(
+        base + path, data=json.dumps(body or {}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST" if body is not None else "GET",
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    s = Stack(root)
+    try:
+        pp, mp, dp = free_port(), free_port(), free_port()
+        prefect = servers.prefect_server(port=pp)
+        prefect_proc = s.start(prefect, {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3"})
+        mlflow = servers.mlflow_server(
+            port=mp, backend_store_uri=f"sqlite:///{root}/mlflow/mlflow.db",
+            artifacts_destination=str(root / "mlflow" / "artifacts"),
+        )  # fmt: skip
+        mlflow_proc = s.start(mlflow)
+        sched = servers.dask_scheduler(port=dp)
+        s.start(sched)
+        s.start(servers.dask_worker(sched.url, n_workers=2, threads=1))
+        s.wait_http(prefect.health, prefect_proc)
+        s.wait_http(mlflow.health, mlflow_proc)
+        s.prefect, s.mlflow, s.dask = prefect.url, mlflow.url, sched.url
+        s.env |= {"PREFECT_API_URL": s.prefect}
+        cfg = {
+            "name": "live", "problem": "mnist_tiny", "run_dir": str(root / "runs" / "live"),
+            "train": {"record_steps": [0, 20]}, "sketch": {"k": 12, "s": 48, "block_size": 4},
+            "analysis": {"random_draws": 10}, "exact": {"enabled": False},
+        }  # fmt: skip
+        (root / "live.yaml").write_text(yaml.safe_dump(cfg))
+        yield s
+    finally:
+        s.stop()
+
+
+def _flow_runs(stack, deployment: str) -> list[dict]:
+    deps = api(
+        stack.prefect, "/deployments/filter", {"deployments": {"name": {"any_": [deployment]}}}
+    )
+    return api(stack.prefect, "/flow_runs/filter",
+               {"flow_runs": {"deployment_id": {"any_": [d["id"] for d in deps]}}})  # fmt: skip
+
+
+def test_deployments_worker_schedule_mlflow_and_dask(stack):
+    worker_env = {"MLFLOW_TRACKING_URI": stack.mlflow, "HESSIAN_DASK_ADDRESS": stack.dask}
+    r = stack.run(HESSIAN, "deploy", "register", "live.yaml", "--pool", "live", "--interval", "20",
+                  "--concurrency", "1")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "deployment pipeline/pipeline" in r.stdout
+    stack.start(servers.prefect_worker("live"), worker_env)
+    r = stack.run(PREFECT, "deployment", "run", "pipeline/pipeline")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the manual run (and the schedule's runs) complete
+    t = time.time()
+    done = []
+    while time.time() - t < 420 and not done:
+        runs = _flow_runs(stack, "pipeline")
+        failed = [x for x in runs if x["state_type"] in ("FAILED", "CRASHED")]
+        assert not failed, [x["state"]["message"] for x in failed]
+        done = [x for x in runs if x["state_type"] == "COMPLETED"]
+        time.sleep(3)
+    assert done, "no pipeline flow run completed"
+    summary = json.loads((stack.root / "runs" / "live" / "summary.json").read_text())
+    # measurement blocks ran on the separately started Dask cluster, on both of its workers
+    from hessian.store import SketchStore
+
+    workers = set()
+    for t in (0, 20):
+        store = SketchStore.open(
+            str(stack.root / "runs" / "live" / "sketches" / f"step_{t:06d}.zarr")
+        )
+        workers |= set(store.group.attrs["measured_by"])
+    assert len(workers) == 2, workers
+    assert not workers & {f"{socket.gethostname()}:{os.getpid()}"}  # not this process
+    assert summary["mlflow"]["tracking_uri"] == stack.mlflow
+    # MLflow: the run's metrics and artifacts through the server's REST API
+    run_id = summary["mlflow"]["run_id"]
+    run = api(stack.mlflow, f"/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]
+    assert run["info"]["status"] == "FINISHED"
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    assert params["problem"] == "mnist_tiny" and params["k"] == "12"
+    hist = api(stack.mlflow, f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}"
+               "&metric_key=overlap_at_k/magnitude")["metrics"]  # fmt: skip
+    assert sorted(m["step"] for m in hist) == [0, 20]
+    arts = api(stack.mlflow, f"/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=plots")
+    assert "plots/spectrum.png" in {f["path"] for f in arts["files"]}
+    # the interval schedule fires: a scheduled sketch run completes (it reuses the pipeline's work)
+    t = time.time()
+    scheduled = []
+    while time.time() - t < 180 and not scheduled:
+        scheduled = [x for x in _flow_runs(stack, "sketch") if x["state_type"] == "COMPLETED"]
+        time.sleep(3)
+    assert scheduled, "no scheduled sketch run completed"
+    assert scheduled[0]["auto_scheduled"] is True
