@@ -18,46 +18,20 @@ import gc
 import json
 import os
 import shutil
-import threading
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PeakMemory
 
 from hessian import masks, streamed
 from hessian.measure import run_measurements
 from hessian.spec import OperatorSpec, fingerprint
 from hessian.store import SketchSettings, SketchStore
-
-
-class PeakMemory:
-    """Peak of the summed RSS of this process and its descendants."""
-
-    def __init__(self, every: float = 0.2):
-        self.every, self.peak, self._stop = every, 0, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(self.every)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self.thread.join()
 
 
 def calibrate(op, blocks, repeats=3):

@@ -97,6 +97,9 @@ def seigh(
         method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
     else:
         Phi_L = test_matrix(noise, s, D, seed, STREAM_LEFT)
+        if hasattr(Phi_R, "cache"):  # sparse sign: draw each tile once, not once per block
+            Phi_R.cache("rows")
+            Phi_L.cache("cols")
         Y = np.empty((D, r))
         Z = np.empty((s, s))
         for i, Yb in _measure(A, Phi_R, 0, s, b):
