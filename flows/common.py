@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from flows.config import ConfigError, RunConfig, format_errors, load_config, set_dotted
 from flows.layout import Layout
-from tasks.tracking import redact
+from tasks.tracking import redact, unreachable  # noqa: F401  (re-exported)
 
 
 def resolve(config: dict | str | Path | RunConfig | None, overrides=()) -> RunConfig:
@@ -93,34 +93,3 @@ def versions() -> dict:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def unreachable(what: str, url: str, timeout: float = 5.0) -> str | None:
-    """None if the server at ``url`` answers, else one line saying which and where.
-
-    ``what``: "prefect" (GET {url}/health), "mlflow" (GET {url}/health) or "dask"
-    (a TCP connection to the scheduler address)."""
-    import socket
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    try:
-        if what == "dask":
-            if url == "inprocess":
-                return None
-            p = urllib.parse.urlparse(url)
-            with socket.create_connection((p.hostname, p.port or 8786), timeout=timeout):
-                return None
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as r:
-            r.read()
-        return None
-    except urllib.error.HTTPError as e:
-        if e.code in (401, 403):  # it answers; the credentials are the client's business
-            return None
-        reason = f"HTTP {e.code}"
-    except (OSError, ValueError) as e:
-        reason = str(getattr(e, "reason", e))
-    names = {"prefect": "Prefect server", "mlflow": "MLflow tracking server",
-             "dask": "Dask scheduler"}  # fmt: skip
-    return f"the {names[what]} at {redact(url)} is not reachable ({reason})"

@@ -41,18 +41,43 @@ def _client(uri: str):
 def _reachable(uri: str) -> None:
     if not uri.startswith(("http://", "https://")):
         return
+    problem = unreachable("mlflow", uri, timeout=10)
+    if problem:
+        raise TrackingUnavailableError(
+            f"{problem}; start it (see deploy/) or set tracking.uri / MLFLOW_TRACKING_URI to "
+            "another store"
+        )
+
+
+def unreachable(what: str, url: str, timeout: float = 5.0) -> str | None:
+    """None if the server at ``url`` answers, else one line saying which and where.
+
+    ``what``: "prefect" (GET {url}/health), "mlflow" (GET {url}/health) or "dask"
+    (a TCP connection to the scheduler address)."""
+    import socket
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10) as r:
+        if what == "dask":
+            if url == "inprocess":
+                return None
+            p = urllib.parse.urlparse(url)
+            with socket.create_connection((p.hostname, p.port or 8786), timeout=timeout):
+                return None
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as r:
             r.read()
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise TrackingUnavailableError(
-            f"the MLflow tracking server at {redact(uri)} is not reachable ({reason}); "
-            "start it (see deploy/) or set tracking.uri / MLFLOW_TRACKING_URI to another store"
-        ) from None
+        return None
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):  # it answers; the credentials are the client's business
+            return None
+        reason = f"HTTP {e.code}"
+    except (OSError, ValueError) as e:
+        reason = str(getattr(e, "reason", e))
+    names = {"prefect": "Prefect server", "mlflow": "MLflow tracking server",
+             "dask": "Dask scheduler"}  # fmt: skip
+    return f"the {names[what]} at {redact(url)} is not reachable ({reason})"
 
 
 @task(name="mlflow-open-run")  # no retries: a retry after a create would leave a stray run
