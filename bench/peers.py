@@ -2,21 +2,30 @@
 
     bench/setup_peers.sh                              # once: the peers, into .venv (--no-deps)
     .venv/bin/python bench/peers.py --quick           # ~10 min: mnist_mini k = 20/100/355,
-                                                      #   mlp_1m k = 20
-    .venv/bin/python bench/peers.py                   # ~35 min: mlp_1m also at k = 100
-    .venv/bin/python bench/peers.py --full            # + mlp_1m k = 500 (hours: not run yet)
-    .venv/bin/python bench/write_benchmarks.py        # BENCHMARKS.md from bench/results/
+                                                      #   mlp_1m k = 20 (peers_quick.json)
+    .venv/bin/python bench/peers.py                   # ~1.5 h: mlp_1m also at k = 100, and
+                                                      #   wide_mlp (D > 10M) k = 20/100/1000
+    .venv/bin/python bench/peers.py --full            # + mlp_1m k = 500 (hours)
+    .venv/bin/python bench/write_benchmarks.py        # BENCHMARKS.md from peers.json (or
+                                                      #   peers_quick.json: --quick)
+    .venv/bin/python bench/peers.py --cases wide_mlp  # one case again (the others are kept);
+                                                      # --methods NAME: some rows again
 
 The first run also computes the references (cached in bench/results): the dense mnist_mini
-eigendecomposition (~35 s) and ARPACK at 1M (k_ref = 120: ~10 min; --full: k_ref = 520).
+eigendecomposition (~35 s), ARPACK at 1M (k_ref = 120: ~10 min) and at 10M (k_ref = 20).
 
 Cases: mnist_mini after 300 SGD steps (reference: the dense float64 eigendecomposition);
-mlp_1m after 100 steps (reference: ARPACK on the float64 operator, tol 1e-8, k_ref = max k + 20).
-(wide_mlp, D > 10M, is not a case yet.) Every method works on the
-float32 model over the same 500 Hessian samples (one data batch).
+mlp_1m after 100 steps (reference: ARPACK on the float64 operator, tol 1e-8, k_ref = 120);
+wide_mlp (D = 10.5M) after 100 steps, over 130 Hessian samples so that a product costs ~0.15 s
+and the case fits in about an hour (reference: ARPACK float64, k_ref = 20). Where k > k_ref the
+accuracy columns compare the top k_ref. Every method works on the float32 model over the same
+Hessian samples (one data batch). At wide_mlp a method is tried at each k until it stops (memory,
+time); the larger k are then marked as not tried, with the reason.
 
-Methods: ours (``seigh``, s = 2k HVPs, sparse test matrices; and ``block_krylov_eigh``, the
-accurate mode, tol 1e-3), scipy ``eigsh`` (ARPACK) on our operator, curvlinops'
+Methods: ours (``seigh``, s = 2k HVPs, sparse test matrices; the same sketch out of core,
+``hessian.out_of_core.sketch`` with a Dask LocalCluster and a Zarr store, at D >= 1M; and
+``block_krylov_eigh``, the accurate mode, tol 1e-3), scipy ``eigsh`` (ARPACK) on our operator,
+curvlinops'
 ``HessianLinearOperator`` + ``eigsh``, skerch's ``seigh`` (oversampled recovery, 2k
 measurements) on our operator, hessian-eigenthings' Lanczos (its default 2k steps, full
 reorthogonalisation) and deflated power iteration (ARPACK runs with its BLAS held to one thread,
@@ -31,9 +40,12 @@ per-vector HVP time at the best block size times the HVPs used. Results: bench/r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import platform
+import shlex
 import sys
 import time
 import traceback
@@ -55,11 +67,19 @@ TIMEOUT_NOTE = "skipped: {why}"
 
 
 # --------------------------------------------------------------------------- the cases
+CASES = {  # name: (SGD steps, Hessian samples, k_ref, products per data pass in our methods)
+    "mnist_mini": (300, 500, 355, 32),
+    "mlp_1m": (100, 500, 120, 32),
+    "wide_mlp": (100, 130, 20, 4),
+    "mnist_tiny": (50, 500, 10, 32),
+}
+
+
 def setup(name: str, steps: int):
     """The problem after ``steps`` SGD steps (parameters cached in bench/results)."""
     from hessian.spec import load_flat_params
 
-    p = problems.load(name)
+    p = problems.load(name, n_hessian=CASES[name][1])
     f = R / f"params_{name}_{steps}.npy"
     if f.exists():
         load_flat_params(p.model, np.load(f))
@@ -78,7 +98,8 @@ def reference(p, name: str, steps: int, k_ref: int):
     if f.exists():
         z = np.load(f)
         return z["w"], z["V"].astype(np.float64), str(z["how"])
-    op = hessian.HessianOperator(p.model.double(), _double(p.hessian_data), block_size=64)
+    op = hessian.HessianOperator(p.model.double(), _double(p.hessian_data),
+                                 block_size=CASES[name][3])  # fmt: skip
     p.model.float()
     t = time.perf_counter()
     if p.D <= 20_000:
@@ -102,14 +123,42 @@ def _double(data):
 
 
 # --------------------------------------------------------------------------- the methods
+def _block(p) -> int:
+    return CASES[p.settings.name][3]
+
+
 def ours_sketch(p, k):
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=32)
+    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
     r = hessian.seigh(op, k=k, s=min(2 * k, p.D), noise="sparse", seed=0)
     return r.eigenvalues, r.eigenvectors, op.stats.n_hvp, op.stats.n_passes
 
 
+def ours_out_of_core(p, k, keep=None):
+    """The sketch with Y in a Zarr store, blocks on a Dask LocalCluster, the solve streamed.
+    Only the top ``keep`` eigenvectors are read back (the store holds all k)."""
+    import shutil
+    import tempfile
+
+    from hessian.out_of_core import sketch
+    from hessian.spec import OperatorSpec
+
+    name, (_, n_hessian, k_ref, b) = p.settings.name, CASES[p.settings.name]
+    spec = OperatorSpec(name, n_hessian=n_hessian, batch_size=None, block_size=b)
+    url = tempfile.mkdtemp(prefix="peers-", dir=R) + "/sketch.zarr"
+    try:
+        res, rep = sketch(url, spec, p.flat_params().numpy(), k=k, s=min(2 * k, p.D),
+                          progress=False)  # fmt: skip
+        M = res.store.transform()[:, : min(k, keep or k_ref)]
+        V = np.empty((p.D, M.shape[1]))
+        for a, b in res.store.row_chunks():  # row chunks of V = Y M
+            V[a:b] = res.store.read_outer(a, b) @ M
+        return res.eigenvalues, V, rep.n_hvp, len(rep.measured)
+    finally:
+        shutil.rmtree(Path(url).parent, ignore_errors=True)
+
+
 def ours_accurate(p, k):
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=32)
+    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
     r = hessian.block_krylov_eigh(op, k=k, tol=1e-3, seed=0)
     return r.eigenvalues, r.eigenvectors, op.stats.n_hvp, op.stats.n_passes
 
@@ -145,7 +194,7 @@ def curvlinops_eigsh(p, k):
 def skerch_seigh(p, k):
     import skerch.algorithms as A
 
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=32)
+    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
 
     class Lop:  # skerch needs .shape and @ on torch tensors
         shape = op.shape
@@ -225,8 +274,9 @@ def pyhessian_power(p, k):
     return np.asarray(w), V, n[0], n[0]
 
 
-METHODS = {
+METHODS = {  # label: (function, largest k it is run at)
     "ours: sketch (s = 2k)": (ours_sketch, None),
+    "ours: out of core (s = 2k)": (ours_out_of_core, None),
     "ours: accurate (block Krylov)": (ours_accurate, None),
     "scipy eigsh (ARPACK)": (scipy_eigsh, None),
     "curvlinops + eigsh": (curvlinops_eigsh, None),
@@ -242,7 +292,7 @@ def per_vector_floor(p) -> float:
     """Best median per-vector HVP time over block sizes, on our operator (float32)."""
     op = hessian.HessianOperator(p.model, p.hessian_data, block_size=1)
     best = np.inf
-    for b in (1, 8, 32):
+    for b in (1, 8, 32) if p.D < 5_000_000 else (1, 4, 8):
         op.block_size = b
         V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b))
         op.matmat_rows(V)
@@ -261,15 +311,16 @@ def run_one(fn, p, k, ref, theta):
     with PeakMemory() as mem:
         base = mem.baseline
         for rep in range(3):
+            out = None  # a repeat must not hold the last result's memory
             t = time.perf_counter()
             out = fn(p, k)
             walls.append(time.perf_counter() - t)
             if walls[0] > 10 or rep == 2:
                 break
     w, V, n_hvp, n_pass = out
-    w, V = order_by_magnitude(np.asarray(w, dtype=np.float64), np.asarray(V, dtype=np.float64))
-    w, V = w[:k], V[:, :k]
-    V, _ = np.linalg.qr(V)  # some peers return nearly (not exactly) orthonormal vectors
+    w = np.asarray(w, dtype=np.float64)
+    order = np.argsort(-np.abs(w), kind="stable")
+    w = w[order][:k]
     row = {
         "wall_seconds": float(np.median(walls)),
         "repeats": len(walls),
@@ -278,40 +329,60 @@ def run_one(fn, p, k, ref, theta):
         "peak_mb": (mem.peak - base) / 2**20,
     }
     if w_ref is not None:
-        errs = hessian.eigenvalue_errors(w, w_ref[:k])["matched"]
-        mag = masks.magnitude(theta, k)
+        kk = min(k, len(w_ref))  # the accuracy is measured over the reference's top kk
+        cols = order[:kk]
+        if cols.max() >= V.shape[1]:
+            raise ValueError(f"the method returned {V.shape[1]} vectors, fewer than its top {kk}")
+        V = np.asarray(V[:, cols], dtype=np.float64)
+        del out
+        V, _ = np.linalg.qr(V)  # some peers return nearly (not exactly) orthonormal vectors
+        errs = hessian.eigenvalue_errors(w[:kk], w_ref[:kk])["matched"]
+        mag = masks.magnitude(theta, kk)
         row |= {
+            "accuracy_over": kk,
             "eig_rel_err_median": float(np.median(errs)),
             "eig_rel_err_max": float(np.max(errs)),
-            "subspace_overlap": float(metrics.subspace_overlap(V, V_ref[:, :k])),
+            "subspace_overlap": float(metrics.subspace_overlap(V, V_ref[:, :kk])),
             "overlap_curve_err": float(
-                np.max(np.abs(metrics.overlap(mag, V) - metrics.overlap(mag, V_ref[:, :k])))
+                np.max(np.abs(metrics.overlap(mag, V) - metrics.overlap(mag, V_ref[:, :kk])))
             ),
         }
     return row
 
 
 def isolated(name: str, steps: int, k_ref: int, k: int, label: str, timeout: float) -> dict:
-    """Run one method in a child process: an out-of-memory kill or a hang is recorded, not fatal."""
+    """Run one method in a child process: an out-of-memory kill or a hang is recorded, not fatal.
+    The child gets its own process group, so a timeout also ends the Dask workers it started;
+    a sketch store it leaves behind is removed."""
+    import shutil
+    import signal
     import subprocess
 
     job = json.dumps({"name": name, "steps": steps, "k_ref": k_ref, "k": k, "label": label})
+    proc = subprocess.Popen([sys.executable, __file__, "--child", job], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        r = subprocess.run([sys.executable, __file__, "--child", job], capture_output=True,
-                           text=True, timeout=timeout)  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"skipped": f"time: not done after {timeout / 60:.0f} min"}
-    if r.returncode == -9:
+    finally:
+        for d in R.glob("peers-*"):  # ours_out_of_core's store, if the child died holding it
+            shutil.rmtree(d, ignore_errors=True)
+    if proc.returncode == -9:
         return {"skipped": "memory: killed by the kernel's OOM killer (24 GB machine)"}
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    if r.returncode != 0 or not lines:
-        tail = (r.stderr.strip().splitlines() or ["?"])[-1]
-        return {"skipped": f"failed (exit {r.returncode}): {tail[:200]}"}
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (stderr.strip().splitlines() or ["?"])[-1]
+        return {"skipped": f"failed (exit {proc.returncode}): {tail[:200]}"}
     return json.loads(lines[-1])
 
 
 def child(job: str) -> None:
     j = json.loads(job)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     torch.set_num_threads(2)
     p = setup(j["name"], j["steps"])
     ref = reference(p, j["name"], j["steps"], j["k_ref"])
@@ -331,50 +402,85 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="substrings of method names to run")
     ap.add_argument("--smoke", action="store_true", help="mnist_tiny, k = 10: checks the code")
     ap.add_argument("--cases", nargs="*", help="problems to run (default: all of the mode)")
-    ap.add_argument("--timeout", type=float, default=1800, help="seconds per method and k")
+    ap.add_argument("--ks", nargs="*", type=int, help="only these k (with --methods)")
+    ap.add_argument("--timeout", type=float,
+                    help="seconds per method and k (default 1800; 900 at D > 5M)")  # fmt: skip
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child)
         return
     torch.set_num_threads(2)
-    big = [20, 100, 500] if args.full else [20, 100]
-    cases = [("mnist_mini", 300, [20, 100, 355]), ("mlp_1m", 100, big)]
+    cases = [("mnist_mini", [20, 100, 355]), ("mlp_1m", [20, 100, 500] if args.full else [20, 100]),
+             ("wide_mlp", [20, 100, 1000])]  # fmt: skip
+    if args.quick:
+        cases = [("mnist_mini", [20, 100, 355]), ("mlp_1m", [20])]
     if args.smoke:
-        cases = [("mnist_tiny", 50, [10])]
+        cases = [("mnist_tiny", [10])]
     if args.cases:
         cases = [c for c in cases if c[0] in args.cases]
-    out = R / ("peers_smoke.json" if args.smoke else "peers.json")
+    out = R / f"peers{'_smoke' if args.smoke else '_quick' if args.quick else ''}.json"
+    earlier = json.loads(out.read_text())["cases"] if out.exists() else []
     results = {"meta": meta(args), "cases": []}
-    if out.exists() and args.cases:  # keep the other cases of an earlier run
-        results["cases"] = [c for c in json.loads(out.read_text())["cases"]
-                            if c["problem"] not in args.cases]  # fmt: skip
-    for name, steps, ks in cases:
+    if args.cases or args.methods or args.ks:  # run again only what was asked for; keep the rest
+        results["cases"] = [c for c in earlier if c["problem"] not in [n for n, _ in cases]]
+    for name, ks in cases:
+        steps, _, k_ref, _ = CASES[name]
         p = setup(name, steps)
-        k_ref = max(ks) if p.D <= 20_000 else max(big) + 20
-        if args.quick and p.D > 20_000:
-            ks = [20]
         ref = reference(p, name, steps, k_ref)
         floor = per_vector_floor(p)
-        case = {"problem": name, "D": p.D, "steps": steps, "reference": ref[2],
-                "floor_seconds_per_hvp": floor, "rows": []}  # fmt: skip
+        old = next((c for c in earlier if c["problem"] == name), {"rows": []})
+        case = {"problem": name, "D": p.D, "steps": steps, "n_hessian": CASES[name][1],
+                "k_ref": k_ref, "reference": ref[2], "floor_seconds_per_hvp": floor,
+                "command": " ".join(["bench/peers.py", *map(shlex.quote, sys.argv[1:])]),
+                "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "rows": []}  # fmt: skip
+        if (args.methods or args.ks) and old["rows"]:  # rows measured again: say by what
+            first = old.get("command", "bench/peers.py")
+            case["command"] = f"{first}`, then `{case['command']}"
+        timeout = args.timeout or (900 if p.D > 5_000_000 else 1800)
         print(f"== {name} (D = {p.D:,}); reference: {ref[2]}; floor {1e3 * floor:.2f} ms/HVP")
+        stopped: dict[str, str] = {}  # method -> why it stopped at a smaller k
         for k in ks:
             for label, (_, kmax) in METHODS.items():
-                if args.methods and not any(m in label for m in args.methods):
-                    continue
+                if "out of core" in label and p.D < 1_000_000:
+                    continue  # in memory is the right tool there
                 row = {"k": k, "method": label}
+                wanted = not args.methods or any(m in label for m in args.methods)
+                if not wanted or (args.ks and k not in args.ks):
+                    kept = [r for r in old["rows"] if r["k"] == k and r["method"] == label]
+                    if kept:
+                        case["rows"].append(kept[0])
+                        if _stops(kept[0]):
+                            stopped.setdefault(label, f"stopped at k = {k} ({_stops(kept[0])})")
+                    continue
                 if kmax is not None and k > kmax:
                     row["skipped"] = f"k > {kmax}: k x up to 100 sequential HVPs"
+                elif label in stopped:
+                    row["skipped"] = f"not tried: {stopped[label]}"
                 else:
-                    row |= isolated(name, steps, k_ref, k, label, args.timeout)
+                    row |= isolated(name, steps, k_ref, k, label, timeout)
                     if "wall_seconds" in row:
                         row["floor_ratio"] = row["wall_seconds"] / (row["hvps"] * floor)
+                    elif _stops(row):
+                        stopped[label] = f"stopped at k = {k} ({_stops(row)})"
                 case["rows"].append(row)
                 print(json.dumps(row), flush=True)
                 R.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(results | {"cases": [*results["cases"], case]}, indent=1))
         results["cases"].append(case)
+    order = {n: i for i, n in enumerate(CASES)}
+    results["cases"].sort(key=lambda c: order.get(c["problem"], 99))
+    out.write_text(json.dumps(results, indent=1))
+
+
+def _stops(row: dict) -> str | None:
+    """Why a method stops growing k ("memory", "time"), if this row says it stopped."""
+    why = row.get("skipped", "")
+    if why.startswith("time"):
+        return "time"
+    if any(w in why for w in ("memory", "MemoryError", "allocate")):
+        return "memory"
+    return None
 
 
 def meta(args) -> dict:
@@ -391,9 +497,7 @@ def meta(args) -> dict:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{__import__('os').cpu_count()} cores, torch threads 2",
-        "command": "bench/peers.py"
-        + (" --quick" if args.quick else "")
-        + (" --full" if args.full else ""),
+        "command": " ".join(["bench/peers.py", *map(shlex.quote, sys.argv[1:])]),
         "versions": v,
     }
 

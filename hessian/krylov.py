@@ -3,9 +3,15 @@
 Musco & Musco (2015), "Randomized block Krylov methods for stronger and faster approximate
 singular value decomposition", NeurIPS; symmetric form with full reorthogonalisation:
 
-    Q_1 = orth(H Omega),  W_j = H Q_j,  Q_{j+1} = orth((I - P_{Q_1..Q_j}) W_j),
-    T = Q^T H Q = Q^T [W_1 .. W_q]  (exact: every H Q_j is kept),  T = U Theta U^T,
-    Ritz pairs (theta_i, Q u_i), residuals ||W u_i - theta_i Q u_i|| for free.
+    Q_1 = orth(H Omega),  W_j = H Q_j,  N_j = (I - P_{Q_1..Q_j}) W_j,  Q_{j+1} = orth(N_j),
+    T = Q^T H Q, filled a block column at a time (T[:, j] = Q^T W_j; T symmetric),
+    T = U Theta U^T, Ritz pairs (theta_i, Q u_i).
+
+Because W_i lies in span(Q_1..Q_{i+1}), H Q - Q T = N_j E_j^T, so the residual of a Ritz pair is
+||H v - theta v|| = ||N_j u_i^(j)|| (u_i^(j): the last block's rows of u_i), the block Lanczos
+identity. Only the basis Q is kept (8 D bytes per column): not the products W, and no copies of
+the basis as it grows. The depth (and the default block width) are capped by the memory
+available, counting the basis, five D x p working blocks and the D x k result.
 
 Each block costs one batched pass of p products. Depth grows until the top-k Ritz pairs have
 relative residuals ||H v - theta v|| / |theta| <= tol, so the cost adapts to the spectrum. Where
@@ -22,6 +28,21 @@ from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude, ort
 from hessian.seigh import STREAM_RIGHT
 from hessian.test_matrices import test_matrix
 
+#: D x p float64 blocks needed besides the basis: W, N, a projection and orth's temporaries
+_WORK_BLOCKS = 5
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now (Linux: MemAvailable; else 8 GiB)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
+
 
 def block_krylov_eigh(
     op,
@@ -33,22 +54,30 @@ def block_krylov_eigh(
     seed: int = 0,
     noise: str = "gaussian",
     block_size: int | None = None,
+    memory: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs (by |lambda|) to a residual tolerance by randomized block Krylov.
 
     Args:
         op: symmetric operator with ``.shape`` and ``@`` (see ``seigh``).
         k: eigenpairs wanted.
-        block: Krylov block width p (default max(64, k // 3), capped at D): the number of
-            products per data pass. At k = 355 on mnist_mini, 128 reached tol in 8 passes.
+        block: Krylov block width p (default max(64, k // 3), capped at D, and halved down
+            to 8 while a basis two blocks deeper than k does not fit in ``memory``): the
+            number of products per data pass. At k = 355 on mnist_mini, 128 reached tol in 8
+            passes.
         tol: stop when every top-k Ritz pair has ||H v - theta v|| / |theta| <= tol.
         max_depth: at most this many blocks (then the result is returned with
             ``info["converged"] = False``).
         seed, noise: the starting block Omega (stream 0 of ``seed``).
         block_size: products per operator call (default the operator's own).
+        memory: bytes the basis may use (default 80 % of the memory available now); the depth
+            is capped to fit, and ``info["depth_limit"]`` says which cap applied.
 
     Returns:
         EigenResult; ``info`` holds the depth, the basis size and the residuals.
+
+    Raises:
+        MemoryError: not even a basis of k vectors (plus working blocks) fits in ``memory``.
     """
     A = CountingOperator(op)
     D = A.D
@@ -59,43 +88,70 @@ def block_krylov_eigh(
     if tol <= 0 or max_depth < 1:
         raise ValueError(f"tol must be > 0 and max_depth >= 1, got {tol}, {max_depth}")
     b = int(block_size or min(A.block_size, 256))
+    budget = int(memory) if memory else int(0.8 * available_memory())
+
+    def fit(p):  # blocks of the basis that fit in the budget, besides work and the result
+        return budget // (8 * D * p) - _WORK_BLOCKS - -(-k // p)
+
+    while block is None and p > 8 and fit(p) < -(-k // p) + 2:  # default width: narrower
+        p //= 2  # blocks, so that a few Krylov steps beyond k vectors fit
+    fit, need = fit(p), -(-k // p)
+    if fit < need:
+        raise MemoryError(
+            f"the accurate mode needs a float64 basis of at least {need} blocks of {p} vectors "
+            f"at D = {D:,} ({(2 * need + _WORK_BLOCKS) * 8 * D * p / 2**30:.1f} GiB with its "
+            f"working blocks and the k eigenvectors); {budget / 2**30:.1f} GiB are available. "
+            "Use the single-pass sketch (seigh, or the out-of-core sketch) at this size."
+        )
+    depth_cap = min(max(max_depth, need), fit, -(-D // p))  # always deep enough for k vectors
+    depth_limit = "memory" if fit < min(max(max_depth, need), -(-D // p)) else "max_depth"
 
     def apply(X):
         return np.concatenate([A(X[:, i : i + b]) for i in range(0, X.shape[1], b)], axis=1)
 
+    Q = np.empty((D, min(D, p * depth_cap)))
+    T = np.zeros((Q.shape[1], Q.shape[1]))
     Omega = test_matrix(noise, p, D, seed, STREAM_RIGHT).rows(0, p).T
-    Qs = [orth(apply(Omega))]
-    Ws = [apply(Qs[0])]
-    converged = False
+    Q1 = orth(apply(Omega))
+    n = Q1.shape[1]
+    Q[:, :n] = Q1
+    del Omega, Q1
+    lo, depth, converged, res = 0, 1, False, np.array([np.inf])
     while True:
-        Q, W = np.concatenate(Qs, axis=1), np.concatenate(Ws, axis=1)
-        if Q.shape[1] < k and Q.shape[1] < D:  # basis too small for k Ritz pairs yet
-            Qs.append(_next_block(Q, Ws[-1], D))
-            Ws.append(apply(Qs[-1]))
-            continue
-        T = Q.T @ W
-        theta, U = order_by_magnitude(*np.linalg.eigh((T + T.T) / 2))
-        theta, U = theta[:k], U[:, :k]
-        R = W @ U - (Q @ U) * theta
-        res = np.linalg.norm(R, axis=0) / np.maximum(np.abs(theta), np.finfo(float).tiny)
-        if res.max() <= tol:
-            converged = True
+        W = apply(Q[:, lo:n])  # H Q_j
+        C = Q[:, :n].T @ W  # T's block column j
+        T[:n, lo:n] = C
+        T[lo:n, :n] = C.T
+        W -= Q[:, :n] @ C  # N_j = (I - Q Q^T) W_j, projected twice ("twice is enough",
+        W -= Q[:, :n] @ (Q[:, :n].T @ W)  # Giraud et al. 2005)
+        if n >= k:
+            theta, U = order_by_magnitude(*np.linalg.eigh(T[:n, :n]))
+            theta, U = theta[:k], U[:, :k]
+            R = W @ U[lo:n]  # (H Q - Q T) U = N_j U_j
+            res = np.linalg.norm(R, axis=0) / np.maximum(np.abs(theta), np.finfo(float).tiny)
+            del R
+            if res.max() <= tol:
+                converged = True
+                break
+        if depth >= depth_cap or n >= D:
             break
-        if len(Qs) >= max_depth or Q.shape[1] >= D:
-            break
-        Qs.append(_next_block(Q, Ws[-1], D))
-        Ws.append(apply(Qs[-1]))
+        width = min(p, Q.shape[1] - n)
+        Qn = orth(W)[:, :width]
+        Q[:, n : n + width] = Qn  # T[j+1, j] = Q_{j+1}^T W_j comes with the next block column
+        del W, Qn
+        lo, n, depth = n, n + width, depth + 1
     return EigenResult(
         theta,
-        Q @ U,
+        Q[:, :n] @ U,
         n_hvp=A.n_hvp,
         n_passes=A.n_passes,
         method="randomized block Krylov + Rayleigh-Ritz",
         info={
             "k": k,
             "block": p,
-            "depth": len(Qs),
-            "basis": Q.shape[1],
+            "depth": depth,
+            "basis": n,
+            "depth_limit": None if converged else depth_limit,
             "tol": tol,
             "converged": converged,
             "max_residual": float(res.max()),
@@ -104,10 +160,3 @@ def block_krylov_eigh(
             "noise": noise,
         },
     )
-
-
-def _next_block(Q: np.ndarray, W: np.ndarray, D: int) -> np.ndarray:
-    """orth((I - Q Q^T) W), projected twice ("twice is enough", Giraud et al. 2005)."""
-    W = W - Q @ (Q.T @ W)
-    W -= Q @ (Q.T @ W)
-    return orth(W)[:, : D - Q.shape[1]]

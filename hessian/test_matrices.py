@@ -253,11 +253,20 @@ class SparseSign(RandomTestMatrix):
         small = np.int16 if self.s < 2**15 else np.int32
         return idx.astype(small), signs.astype(np.int8)
 
-    def _chunk(self, tj: int) -> scipy.sparse.csc_matrix:
-        """Column tile tj as a sparse matrix (cached, in float32, when ``cache("cols")``)."""
+    def _chunk(self, tj: int) -> scipy.sparse.csc_matrix | scipy.sparse.csr_matrix:
+        """Column tile tj as a sparse matrix (cached, in float32, when ``cache("cols")``; built
+        from the row-sorted entries, without drawing again, when ``cache("rows")``)."""
         tiles = getattr(self, "_tiles", None)
         if tiles is not None and tj in tiles:
             return tiles[tj]
+        by_row = getattr(self, "_by_row", None)
+        if by_row is not None and tj in by_row:
+            rows, cols, signs = by_row[tj]
+            indptr = np.searchsorted(rows, np.arange(self.s + 1))
+            width = min(TILE_COLS, self.D - tj * TILE_COLS)
+            return scipy.sparse.csr_matrix(
+                (signs.astype(np.float32), cols, indptr), shape=(self.s, width)
+            )
         idx, signs = self._draw(tj)
         width = idx.shape[0]
         indptr = np.arange(0, width * self.zeta + 1, self.zeta)

@@ -172,6 +172,24 @@ def test_block_krylov_reports_non_convergence(mats):
     assert res.info["max_residual"] > 1e-14
 
 
+def test_block_krylov_fits_its_basis_in_memory(mats):
+    """The default block narrows until the basis fits; a budget too small for k is refused."""
+    M, U = mats["full"], mats["U"]
+    wide = hessian.block_krylov_eigh(M, k=R, tol=1e-6, seed=0)
+    assert wide.info["block"] == 64
+    budget = 8 * D * 16 * 10  # 16-wide blocks: 4 for the basis, 5 working, 1 for the result
+    res = hessian.block_krylov_eigh(M, k=R, tol=1e-6, seed=0, memory=budget)
+    assert res.info["block"] == 16
+    assert res.info["basis"] <= 4 * 16
+    if not res.info["converged"]:
+        assert res.info["depth_limit"] == "memory"
+    assert subspace_overlap(U[:, :R], res.eigenvectors) > 0.99
+    deep = hessian.block_krylov_eigh(M, k=R, block=4, max_depth=1, tol=1e-14)  # k needs 3
+    assert deep.info["basis"] >= R and deep.eigenvectors.shape == (D, R)
+    with pytest.raises(MemoryError, match="GiB"):
+        hessian.block_krylov_eigh(M, k=R, memory=8 * D * 8 * 6)
+
+
 def test_bad_inputs(mats):
     M = mats["full"]
     with pytest.raises(ValueError, match=r"\bk\b"):
