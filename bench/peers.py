@@ -3,7 +3,7 @@
     bench/setup_peers.sh                              # once: the peers, into .venv (--no-deps)
     .venv/bin/python bench/peers.py --quick           # ~10 min: mnist_mini k = 20/100/355,
                                                       #   mlp_1m k = 20 (peers_quick.json)
-    .venv/bin/python bench/peers.py                   # ~1.5 h: mlp_1m also at k = 100, and
+    .venv/bin/python bench/peers.py                   # ~2.5 h: mlp_1m also at k = 100, and
                                                       #   wide_mlp (D > 10M) k = 20/100/1000
     .venv/bin/python bench/peers.py --full            # + mlp_1m k = 500 (hours)
     .venv/bin/python bench/write_benchmarks.py        # BENCHMARKS.md from peers.json (or
