@@ -90,12 +90,12 @@ def block_krylov_eigh(
     b = int(block_size or min(A.block_size, 256))
     budget = int(memory) if memory else int(0.8 * available_memory())
 
-    def fit(p):  # blocks of the basis that fit in the budget, besides work and the result
+    def blocks_that_fit(p):  # basis blocks that fit in the budget, besides work and the result
         return budget // (8 * D * p) - _WORK_BLOCKS - -(-k // p)
 
-    while block is None and p > 8 and fit(p) < -(-k // p) + 2:  # default width: narrower
-        p //= 2  # blocks, so that a few Krylov steps beyond k vectors fit
-    fit, need = fit(p), -(-k // p)
+    while block is None and p > 8 and blocks_that_fit(p) < -(-k // p) + 2:  # default width:
+        p //= 2  # narrower blocks, so that a few Krylov steps beyond k vectors fit
+    fit, need = blocks_that_fit(p), -(-k // p)
     if fit < need:
         raise MemoryError(
             f"the accurate mode needs a float64 basis of at least {need} blocks of {p} vectors "
