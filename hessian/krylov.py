@@ -22,6 +22,7 @@ at s = 2k does only coarsely.
 from __future__ import annotations
 
 import numpy as np
+import psutil
 
 from hessian._checks import check_k
 from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude, orth
@@ -30,18 +31,6 @@ from hessian.test_matrices import test_matrix
 
 #: D x p float64 blocks needed besides the basis: W, N, a projection and orth's temporaries
 _WORK_BLOCKS = 5
-
-
-def available_memory() -> int:
-    """Bytes of memory available to this process now (Linux: MemAvailable; else 8 GiB)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 << 30
 
 
 def block_krylov_eigh(
@@ -88,7 +77,7 @@ def block_krylov_eigh(
     if tol <= 0 or max_depth < 1:
         raise ValueError(f"tol must be > 0 and max_depth >= 1, got {tol}, {max_depth}")
     b = int(block_size or min(A.block_size, 256))
-    budget = int(memory) if memory else int(0.8 * available_memory())
+    budget = int(memory) if memory else int(0.8 * psutil.virtual_memory().available)
 
     def blocks_that_fit(p):  # basis blocks that fit in the budget, besides work and the result
         return budget // (8 * D * p) - _WORK_BLOCKS - -(-k // p)
