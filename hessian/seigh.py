@@ -26,18 +26,20 @@ import numpy as np
 import scipy.linalg
 
 from hessian._checks import check_k
-from hessian.eigen import CountingOperator, EigenResult, orth, symmetric_eigh
-from hessian.test_matrices import test_matrix
+from hessian.eigen import CountingOperator, EigenResult, gram_orth, orth, symmetric_eigh
+from hessian.test_matrices import TILE_COLS, test_matrix
 
 #: stream ids of the matrices that one seed defines (never overlapping)
 STREAM_RIGHT, STREAM_LEFT, STREAM_PROBES = 0, 1, 2
 
 
 def _measure(op: CountingOperator, Phi, start: int, stop: int, block: int):
-    """Yield (first row, H Phi[rows]^T) for consecutive blocks of rows of Phi."""
+    """Yield (first row, (H Phi[rows]^T)^T) for consecutive blocks of rows of Phi: products
+    as rows (m, D), in the operator's dtype (the test vectors are drawn in it: +-1 and N(0, 1)
+    draws are the same matrix in either)."""
     for i in range(start, stop, block):
         j = min(stop, i + block)
-        yield i, op(Phi.rows(i, j).T)
+        yield i, op.rows(Phi.rows(i, j, dtype=op.dtype))
 
 
 def seigh(
@@ -87,33 +89,37 @@ def seigh(
     Phi_R = test_matrix(noise, s if power == 0 else r, D, seed, STREAM_RIGHT)
 
     if power > 0:
-        Y = np.empty((D, r))
+        Yt = np.empty((r, D))  # Y^T: a block of products is a block of rows
         for i, Yb in _measure(A, Phi_R, 0, r, b):
-            Y[:, i : i + Yb.shape[1]] = Yb
+            Yt[i : i + len(Yb)] = Yb
         for _ in range(power):
-            Q = orth(Y)
-            Y = np.concatenate([A(Q[:, i : i + b]) for i in range(0, r, b)], axis=1)
-        w, U = symmetric_eigh(Q.T @ Y)
+            Q = orth(Yt.T)
+            Yt = np.concatenate([A.rows(Q[:, i : i + b].T) for i in range(0, r, b)])
+        w, U = symmetric_eigh(Yt @ Q)
+        V = Q @ U[:, :k]
         method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
     else:
         Phi_L = test_matrix(noise, s, D, seed, STREAM_LEFT)
         if hasattr(Phi_R, "cache"):  # sparse sign: draw each tile once, not once per block
             Phi_R.cache("rows")
             Phi_L.cache("cols")
-        Y = np.empty((D, r))
-        Z = np.empty((s, s))
+        Yt = np.empty((r, D), dtype=A.dtype)  # Y^T, as measured: a block is a block of rows
+        Z, P_R = np.empty((s, s)), np.empty((s, r))  # Phi_L [y_1 .. y_s], Phi_R Y
         for i, Yb in _measure(A, Phi_R, 0, s, b):
-            m = Yb.shape[1]
-            Z[:, i : i + m] = Phi_L.apply(Yb)
+            m = len(Yb)
+            Z[:, i : i + m] = Phi_L.apply(Yb.T)
             if i < r:
-                Y[:, i : min(r, i + m)] = Yb[:, : min(r, i + m) - i]
-        Q = orth(Y)
-        C = core(Phi_L.apply(Q), Z, Phi_R.apply(Q))
-        w, U = symmetric_eigh(C)
+                Yt[i : min(r, i + m)] = Yb[: min(r, i + m) - i]
+                P_R[:, i : min(r, i + m)] = Phi_R.apply(Yb[: min(r, i + m) - i].T)
+        w, V = _solve_by_gram(Yt, Z, P_R, k)
+        if V is None:  # the Householder route: Q formed, orthonormal whatever cond(Y)
+            Q = orth(Yt.T)
+            w, U = symmetric_eigh(core(Phi_L.apply(Q), Z, Phi_R.apply(Q)))
+            V = Q @ U[:, :k]
         method = "seigh (single pass)"
     return EigenResult(
         w[:k],
-        Q @ U[:, :k],
+        V,
         n_hvp=A.n_hvp,
         n_passes=A.n_passes,
         method=method,
@@ -127,6 +133,51 @@ def seigh(
             "block_size": b,
         },
     )
+
+
+def _column_chunks(Yt: np.ndarray, width: int = TILE_COLS):
+    """(start, float64 copy of Yt[:, start:start+width]) over the columns of Yt, one buffer."""
+    buf = np.empty((Yt.shape[0], min(width, Yt.shape[1])))
+    for a in range(0, Yt.shape[1], width):
+        Yc = buf[:, : min(width, Yt.shape[1] - a)]
+        np.copyto(Yc, Yt[:, a : a + width])
+        yield a, Yc
+
+
+def _solve_by_gram(Yt: np.ndarray, Z: np.ndarray, P_R: np.ndarray, k: int):
+    """Steps 3-5 without forming Q (the algebra of ``hessian.streamed.solve``, in memory).
+
+    Q = Y T with T from G = Y^T Y (``gram_orth``; twice when cond(Y) > 100, CholeskyQR2), so
+    Phi_L Q = Z[:, :r] T (the outer columns are the first inner measurements), Phi_R Q =
+    P_R T (P_R = Phi_R Y, made block by block as Y is measured), and V = Y (T U_k). G
+    accumulates in float64 over column chunks of Y^T, so Y stays in the products' dtype and no
+    D x r float64 array is made besides V: at D = 1M, r = 125 this saves ~2 GB of fresh pages
+    and ~5 s. Returns (None, None) where the Gram route does not hold (cond(Y) > 1e5 or
+    rank(Y) < r); ``seigh`` then forms Q by Householder QR.
+    """
+    r, D = Yt.shape
+    if D < 4 * r:
+        return None, None
+    G = np.zeros((r, r))
+    for _, Yc in _column_chunks(Yt):
+        G += Yc @ Yc.T
+    if not G.any():
+        return None, None
+    T, cond = gram_orth(G)
+    if T.shape[1] < r or cond > 1e5:
+        return None, None
+    if cond > 100:  # one pass leaves Q^T Q - I ~ eps cond^2: a second from the products
+        G2 = np.zeros((r, r))
+        for _, Yc in _column_chunks(Yt):
+            Qc = T.T @ Yc
+            G2 += Qc @ Qc.T
+        T = T @ gram_orth(G2)[0]
+    w, U = symmetric_eigh(core(Z[:, :r] @ T, Z, P_R @ T))
+    M = T @ U[:, :k]
+    V = np.empty((D, M.shape[1]))
+    for a, Yc in _column_chunks(Yt):
+        np.matmul(Yc.T, M, out=V[a : a + Yc.shape[1]])
+    return w, V
 
 
 def core(PhiL_Q: np.ndarray, Z: np.ndarray, PhiR_Q: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import dask.bag as db
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hessian.eigen import symmetric_eigh
+from hessian.eigen import gram_orth, symmetric_eigh
 from hessian.seigh import STREAM_RIGHT, core
 from hessian.store import SketchStore
 from hessian.test_matrices import test_matrix
@@ -94,7 +94,7 @@ def solve(
     G, P_R = _fold(chunks, stats, _sum, scheduler, num_workers)
     Z = store.read_inner()
     P_L = Z[:, : st.r]  # Phi_L y_i for the outer columns: the inner sketch already holds it
-    T, cond = _gram_orth(G)
+    T, cond = gram_orth(G)
     passes = 1
     if cond > 1e4:  # second pass: G2 = (Y T)^T (Y T), from the products themselves
 
@@ -104,7 +104,7 @@ def solve(
                 return (Q.T @ Q,)
 
         (G2,) = _fold(chunks, gram, _sum, scheduler, num_workers)
-        T2, _ = _gram_orth(G2)
+        T2, _ = gram_orth(G2)
         T = T @ T2
         passes = 2
     t_pass = time.perf_counter() - t0
@@ -122,15 +122,6 @@ def solve(
     }
     store.write_solution(lam[:k], M, info)
     return StreamedSolve(lam[:k], store, info)
-
-
-def _gram_orth(G: np.ndarray) -> tuple[np.ndarray, float]:
-    """T with (Y T)^T (Y T) = I from G = Y^T Y, dropping numerically null directions."""
-    w, W = np.linalg.eigh((G + G.T) / 2)
-    keep = w > w[-1] * 1e-12
-    if not keep.any():
-        raise FloatingPointError("the outer sketch is zero: the operator vanished on every probe")
-    return W[:, keep] / np.sqrt(w[keep]), float(np.sqrt(w[-1] / w[keep][0]))
 
 
 @dataclass

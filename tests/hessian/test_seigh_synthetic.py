@@ -103,6 +103,29 @@ def test_low_rank_plus_tail_within_theory(mats, noise, seed):
     assert res.n_hvp == 60 and res.info["oversample"] == 12
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "sparse"])
+def test_gram_route_equals_householder_route(mats, noise):
+    """The solve that never forms Q (Gram matrix of Y, the out-of-core algebra) gives the
+    eigenpairs of the Householder QR route where it applies, and declines where rank(Y) < r."""
+    from hessian.eigen import orth, symmetric_eigh
+    from hessian.seigh import _solve_by_gram, core
+
+    k, r, s = R, 2 * R, 60
+    Phi_R, Phi_L = test_matrix(noise, s, D, 0, 0), test_matrix(noise, s, D, 0, 1)
+    for name, declines in (("full", False), ("low_rank", True)):
+        M = mats[name]
+        Y = M @ Phi_R.rows(0, s).T  # all s measurements; the outer sketch is the first r
+        Z = Phi_L.apply(Y)
+        w, V = _solve_by_gram(np.ascontiguousarray(Y[:, :r].T), Z, Phi_R.apply(Y[:, :r]), k)
+        if declines:
+            assert V is None
+            continue
+        Q = orth(Y[:, :r])
+        w_ref, U = symmetric_eigh(core(Phi_L.apply(Q), Z, Phi_R.apply(Q)))
+        np.testing.assert_allclose(w[:k], w_ref[:k], rtol=1e-9)
+        assert subspace_overlap(V, Q @ U[:, :k]) > 1 - 1e-9
+
+
 @pytest.mark.parametrize(("noise", "seed"), CASES)
 def test_power_iterations_sharpen_eigenvalues(mats, noise, seed):
     M, top = mats["full"], mats["top"]
