@@ -461,6 +461,7 @@ def main() -> None:
                     row["skipped"] = why
                 else:
                     row |= isolated(name, steps, k_ref, k, label, timeout)
+                    row["date"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
                     if "wall_seconds" in row:
                         row["floor_ratio"] = row["wall_seconds"] / (row["hvps"] * floor)
                     elif _stops(row):

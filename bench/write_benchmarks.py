@@ -91,25 +91,25 @@ def _fmt(v, spec):
 
 
 def merged_peers() -> dict | None:
-    """peers.json and peers_quick.json together: per case, the rows of the latest measurement
-    first, then the earlier rows of the (k, method) pairs it did not measure."""
+    """peers.json and peers_quick.json together: per case and (k, method), the row measured
+    last (a row's own date, else its case's)."""
     runs = [json.loads(f.read_text()) for f in (R / "peers.json", R / "peers_quick.json")
             if f.exists()]  # fmt: skip
     if not runs:
         return None
     cases: dict[str, dict] = {}
     for c in sorted((c for d in runs for c in d["cases"]), key=lambda c: c.get("date", "")):
+        rows = [r | {"date": r.get("date", c.get("date", ""))} for r in c["rows"]]
         if c["problem"] not in cases:
-            cases[c["problem"]] = c
+            cases[c["problem"]] = c | {"rows": rows}
             continue
-        old, new = cases[c["problem"]], dict(c)
-        seen = {(r["k"], r["method"]) for r in new["rows"]}
-        kept = [r for r in old["rows"] if (r["k"], r["method"]) not in seen]
-        if kept:
-            new["command"] = f"{old.get('command', 'bench/peers.py')}`, then `{new['command']}"
-            order = list(dict.fromkeys(r["method"] for r in old["rows"] + new["rows"]))
-            new["rows"] = sorted(new["rows"] + kept,
-                                 key=lambda r: (r["k"], order.index(r["method"])))  # fmt: skip
+        old = cases[c["problem"]]
+        best = {(r["k"], r["method"]): r for r in sorted(old["rows"] + rows,
+                                                         key=lambda r: r["date"])}  # fmt: skip
+        order = list(dict.fromkeys(r["method"] for r in old["rows"] + rows))
+        new = c | {"rows": sorted(best.values(), key=lambda r: (r["k"], order.index(r["method"])))}
+        if any(r in old["rows"] for r in new["rows"]):  # rows of both runs: name both commands
+            new["command"] = f"{old.get('command', 'bench/peers.py')}`, then `{c['command']}"
         cases[c["problem"]] = new
     latest = max(runs, key=lambda d: d["meta"]["date"])
     return {"meta": latest["meta"], "cases": list(cases.values())}

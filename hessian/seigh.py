@@ -23,6 +23,7 @@ sketch.
 from __future__ import annotations
 
 import numpy as np
+import psutil
 import scipy.linalg
 
 from hessian._checks import check_k
@@ -52,6 +53,7 @@ def seigh(
     oversample: int | None = None,
     power: int = 0,
     block_size: int | None = None,
+    memory: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs of a symmetric operator by a single-pass sketch.
 
@@ -68,9 +70,15 @@ def seigh(
             with the exact eigenspace from 0.76 (p = 0, the paper's setting) to 0.80.
         power: q extra passes of subspace iteration with Rayleigh-Ritz (no inner sketch then).
         block_size: test vectors per operator call (data pass); default the operator's own.
+        memory: bytes the sketch may hold (default 80 % of the memory available now): the
+            outer sketch (D x r, the operator's dtype) and the eigenvectors (D x k, float64).
 
     Returns:
         EigenResult with eigenvalues (k,), eigenvectors (D, k) and the products used.
+
+    Raises:
+        MemoryError: before any product, when the sketch and its eigenvectors do not fit in
+            ``memory``; it names the GiB needed (the out-of-core sketch has no such limit).
     """
     A = CountingOperator(op)
     D = A.D
@@ -86,6 +94,14 @@ def seigh(
     if power == 0 and not r <= s <= D:
         raise ValueError(f"s must satisfy k + oversample = {r} <= s <= D = {D}, got s = {s}")
     b = int(block_size or min(A.block_size, 256))
+    need = D * (r * (A.dtype.itemsize if power == 0 else 16) + 8 * k)
+    budget = int(memory) if memory else int(0.8 * psutil.virtual_memory().available)
+    if need > budget:
+        raise MemoryError(
+            f"the in-memory sketch needs {need / 2**30:.1f} GiB at D = {D:,}, k = {k} (outer "
+            f"sketch D x {r} and eigenvectors D x {k}); {budget / 2**30:.1f} GiB are available. "
+            "Use the out-of-core sketch (hessian.out_of_core.sketch) at this size."
+        )
     Phi_R = test_matrix(noise, s if power == 0 else r, D, seed, STREAM_RIGHT)
 
     if power > 0:

@@ -103,6 +103,15 @@ def test_low_rank_plus_tail_within_theory(mats, noise, seed):
     assert res.n_hvp == 60 and res.info["oversample"] == 12
 
 
+def test_seigh_refuses_a_sketch_that_does_not_fit(mats):
+    """Refused before any product, naming the GiB it needs; a budget that fits runs."""
+    r = R + 3  # k + the default oversample
+    need = D * (8 * r + 8 * R)
+    with pytest.raises(MemoryError, match=r"needs .* GiB .* out-of-core"):
+        hessian.seigh(mats["full"], k=R, s=30, memory=need - 1)
+    assert hessian.seigh(mats["full"], k=R, s=30, memory=need).n_hvp == 30
+
+
 @pytest.mark.parametrize("noise", ["gaussian", "sparse"])
 def test_gram_route_equals_householder_route(mats, noise):
     """The solve that never forms Q (Gram matrix of Y, the out-of-core algebra) gives the
