@@ -116,7 +116,8 @@ def seigh(
         method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
     else:
         Phi_L = test_matrix(noise, s, D, seed, STREAM_LEFT)
-        if hasattr(Phi_R, "cache"):  # sparse sign: draw each tile once, not once per block
+        sparse = hasattr(Phi_R, "cache")
+        if sparse:  # sparse sign: draw each tile once, not once per block
             Phi_R.cache("rows")
             Phi_L.cache("cols")
         Yt = np.empty((r, D), dtype=A.dtype)  # Y^T, as measured: a block is a block of rows
@@ -126,7 +127,10 @@ def seigh(
             Z[:, i : i + m] = Phi_L.apply(Yb.T)
             if i < r:
                 Yt[i : min(r, i + m)] = Yb[: min(r, i + m) - i]
-                P_R[:, i : min(r, i + m)] = Phi_R.apply(Yb[: min(r, i + m) - i].T)
+                if sparse:  # cheap per block; a dense kind would draw all of Phi_R each time
+                    P_R[:, i : min(r, i + m)] = Phi_R.apply(Yb[: min(r, i + m) - i].T)
+        if not sparse:
+            P_R = Phi_R.apply(Yt.T)
         w, V = _solve_by_gram(Yt, Z, P_R, k)
         if V is None:  # the Householder route: Q formed, orthonormal whatever cond(Y)
             Q = orth(Yt.T)
@@ -165,7 +169,7 @@ def _solve_by_gram(Yt: np.ndarray, Z: np.ndarray, P_R: np.ndarray, k: int):
 
     Q = Y T with T from G = Y^T Y (``gram_orth``; twice when cond(Y) > 100, CholeskyQR2), so
     Phi_L Q = Z[:, :r] T (the outer columns are the first inner measurements), Phi_R Q =
-    P_R T (P_R = Phi_R Y, made block by block as Y is measured), and V = Y (T U_k). G
+    P_R T (P_R = Phi_R Y, made as Y is measured where Phi_R is sparse), and V = Y (T U_k). G
     accumulates in float64 over column chunks of Y^T, so Y stays in the products' dtype and no
     D x r float64 array is made besides V: at D = 1M, r = 125 this saves ~2 GB of fresh pages
     and ~5 s. Returns (None, None) where the Gram route does not hold (cond(Y) > 1e5 or
