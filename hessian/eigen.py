@@ -106,8 +106,8 @@ class CountingOperator:
         self.n_hvp = 0
         self.n_passes = 0
         self.block_size = int(getattr(op, "block_size", 1 << 30))
-        dtype = np.dtype(str(getattr(op, "dtype", "float64")).removeprefix("torch."))
-        self.dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        name = str(getattr(op, "dtype", "float64")).removeprefix("torch.")  # torch or numpy
+        self.dtype = np.dtype(name if name in ("float32", "float64") else "float64")
 
     def rows(self, V: np.ndarray) -> np.ndarray:
         """(op @ V^T)^T for test vectors as the rows of V (m, D), in the operator's dtype.
