@@ -49,3 +49,10 @@ def as_eigenvectors(eigenvectors: Any, name: str = "eigenvectors") -> np.ndarray
     if not np.issubdtype(V.dtype, np.floating):
         raise ValueError(f"{name} must be floating point, got dtype {V.dtype}")
     return V
+
+
+def memory_budget(memory: int | None) -> int:
+    """Bytes a solver may hold: ``memory`` if given, else 80 % of the memory available now."""
+    import psutil
+
+    return int(memory) if memory else int(0.8 * psutil.virtual_memory().available)

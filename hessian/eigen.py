@@ -78,11 +78,15 @@ def orth(Y: np.ndarray) -> np.ndarray:
         w, V = np.linalg.eigh(Y.T @ Y)
         if w[0] > w[-1] * 1e-10:  # cond(Y)^2 < 1e10
             Q = Y @ (V / np.sqrt(w))
-            if w[0] >= w[-1] * 1e-4:  # cond(Y) <= 100: Q^T Q = I to ~1e-12 already
+            if w[0] >= w[-1] / GRAM_TWICE_ABOVE**2:  # Q^T Q = I to ~1e-12 already
                 return Q
             w2, V2 = np.linalg.eigh(Q.T @ Q)
             return Q @ (V2 / np.sqrt(w2))
     return np.linalg.qr(Y, mode="reduced")[0]
+
+
+#: cond(Y) above which one Gram pass (Q^T Q - I ~ eps cond(Y)^2) is followed by a second
+GRAM_TWICE_ABOVE = 100.0
 
 
 def gram_orth(G: np.ndarray) -> tuple[np.ndarray, float]:

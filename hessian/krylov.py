@@ -22,9 +22,8 @@ at s = 2k does only coarsely.
 from __future__ import annotations
 
 import numpy as np
-import psutil
 
-from hessian._checks import check_k
+from hessian._checks import check_k, memory_budget
 from hessian.eigen import CountingOperator, EigenResult, order_by_magnitude, orth
 from hessian.seigh import STREAM_RIGHT
 from hessian.test_matrices import test_matrix
@@ -77,7 +76,7 @@ def block_krylov_eigh(
     if tol <= 0 or max_depth < 1:
         raise ValueError(f"tol must be > 0 and max_depth >= 1, got {tol}, {max_depth}")
     b = int(block_size or min(A.block_size, 256))
-    budget = int(memory) if memory else int(0.8 * psutil.virtual_memory().available)
+    budget = memory_budget(memory)
 
     def blocks_that_fit(p):  # basis blocks that fit in the budget, besides work and the result
         return budget // (8 * D * p) - _WORK_BLOCKS - -(-k // p)

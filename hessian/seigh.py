@@ -23,11 +23,17 @@ sketch.
 from __future__ import annotations
 
 import numpy as np
-import psutil
 import scipy.linalg
 
-from hessian._checks import check_k
-from hessian.eigen import CountingOperator, EigenResult, gram_orth, orth, symmetric_eigh
+from hessian._checks import check_k, memory_budget
+from hessian.eigen import (
+    GRAM_TWICE_ABOVE,
+    CountingOperator,
+    EigenResult,
+    gram_orth,
+    orth,
+    symmetric_eigh,
+)
 from hessian.test_matrices import TILE_COLS, test_matrix
 
 #: stream ids of the matrices that one seed defines (never overlapping)
@@ -95,7 +101,7 @@ def seigh(
         raise ValueError(f"s must satisfy k + oversample = {r} <= s <= D = {D}, got s = {s}")
     b = int(block_size or min(A.block_size, 256))
     need = D * (r * (A.dtype.itemsize if power == 0 else 16) + 8 * k)
-    budget = int(memory) if memory else int(0.8 * psutil.virtual_memory().available)
+    budget = memory_budget(memory)
     if need > budget:
         raise MemoryError(
             f"the in-memory sketch needs {need / 2**30:.1f} GiB at D = {D:,}, k = {k} (outer "
@@ -164,16 +170,34 @@ def _column_chunks(Yt: np.ndarray, width: int = TILE_COLS):
         yield a, Yc
 
 
-def _solve_by_gram(Yt: np.ndarray, Z: np.ndarray, P_R: np.ndarray, k: int):
-    """Steps 3-5 without forming Q (the algebra of ``hessian.streamed.solve``, in memory).
+def solve_from_gram(G: np.ndarray, second_gram, Z: np.ndarray, P_R: np.ndarray, k: int):
+    """Steps 3-5 from G = Y^T Y, without forming Q (shared by ``seigh`` and the streamed solve).
 
-    Q = Y T with T from G = Y^T Y (``gram_orth``; twice when cond(Y) > 100, CholeskyQR2), so
-    Phi_L Q = Z[:, :r] T (the outer columns are the first inner measurements), Phi_R Q =
-    P_R T (P_R = Phi_R Y, made as Y is measured where Phi_R is sparse), and V = Y (T U_k). G
-    accumulates in float64 over column chunks of Y^T, so Y stays in the products' dtype and no
-    D x r float64 array is made besides V: at D = 1M, r = 125 this saves ~2 GB of fresh pages
-    and ~5 s. Returns (None, None) where the Gram route does not hold (cond(Y) > 1e5 or
-    rank(Y) < r); ``seigh`` then forms Q by Householder QR.
+    Q = Y T with T from ``gram_orth(G)``; when cond(Y) > ``GRAM_TWICE_ABOVE`` a second pass
+    T <- T gram_orth(second_gram(T)), second_gram(T) = (Y T)^T (Y T) from the products
+    (CholeskyQR2, Fukaya et al. 2014). Phi_L Q = Z[:, :r] T (the outer columns are the first r
+    inner measurements), Phi_R Q = P_R T (P_R = Phi_R Y), C = core(...), C = U L U^T.
+
+    Returns:
+        eigenvalues (|lambda| order), M = T U_k (the eigenvectors are Y M), and info (rank,
+        cond_Y, passes).
+    """
+    r = G.shape[0]
+    T, cond = gram_orth(G)
+    passes = 1
+    if cond > GRAM_TWICE_ABOVE:
+        T = T @ gram_orth(second_gram(T))[0]
+        passes = 2
+    w, U = symmetric_eigh(core(Z[:, :r] @ T, Z, P_R @ T))
+    info = {"rank": int(T.shape[1]), "cond_Y": float(cond), "passes": passes}
+    return w, T @ U[:, : min(k, len(w))], info
+
+
+def _solve_by_gram(Yt: np.ndarray, Z: np.ndarray, P_R: np.ndarray, k: int):
+    """``solve_from_gram`` in memory: G accumulates in float64 over column chunks of Y^T, so Y
+    stays in the products' dtype and no D x r float64 array is made besides V = Y M: at D = 1M,
+    r = 125 this saves ~2 GB of fresh pages and ~5 s. Returns (None, None) where the Gram route
+    does not hold (cond(Y) > 1e5 or rank(Y) < r); ``seigh`` then forms Q by Householder QR.
     """
     r, D = Yt.shape
     if D < 4 * r:
@@ -183,17 +207,17 @@ def _solve_by_gram(Yt: np.ndarray, Z: np.ndarray, P_R: np.ndarray, k: int):
         G += Yc @ Yc.T
     if not G.any():
         return None, None
-    T, cond = gram_orth(G)
-    if T.shape[1] < r or cond > 1e5:
-        return None, None
-    if cond > 100:  # one pass leaves Q^T Q - I ~ eps cond^2: a second from the products
-        G2 = np.zeros((r, r))
+
+    def second_gram(T):
+        G2 = np.zeros((T.shape[1],) * 2)
         for _, Yc in _column_chunks(Yt):
             Qc = T.T @ Yc
             G2 += Qc @ Qc.T
-        T = T @ gram_orth(G2)[0]
-    w, U = symmetric_eigh(core(Z[:, :r] @ T, Z, P_R @ T))
-    M = T @ U[:, :k]
+        return G2
+
+    w, M, info = solve_from_gram(G, second_gram, Z, P_R, k)
+    if info["rank"] < r or info["cond_Y"] > 1e5:
+        return None, None
     V = np.empty((D, M.shape[1]))
     for a, Yc in _column_chunks(Yt):
         np.matmul(Yc.T, M, out=V[a : a + Yc.shape[1]])

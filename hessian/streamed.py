@@ -1,7 +1,7 @@
 """The out-of-core solve and analysis: one streamed pass each over row chunks of the sketch.
 
-Solve (the algebra of ``hessian.seigh`` with Y on disk; memory is a few row chunks plus r x r
-and s x r matrices, independent of D):
+Solve (``hessian.seigh.solve_from_gram``, the algebra of ``seigh``, with Y on disk; memory is
+a few row chunks plus r x r and s x r matrices, independent of D):
 
     one pass over row chunks Y_c of the outer sketch Y (D x r), accumulated in float64:
         G = sum Y_c^T Y_c,   P_R = sum Phi_R[:, c] Y_c;   P_L = Phi_L Y = Z[:, :r] is free
@@ -11,7 +11,7 @@ and s x r matrices, independent of D):
     C = (Phi_L Q)^+ Z ((Phi_R Q)^+)^T symmetrised; C = U L U^T in |lambda| order;
     eigenvectors V = Y (T U_k): stored as the r x k transform, formed a row chunk at a time.
 
-Orthogonality of Q = Y T degrades like eps * cond(Y)^2; when cond(Y) > 1e4 a second pass
+Orthogonality of Q = Y T degrades like eps * cond(Y)^2; when cond(Y) > 100 a second pass
 re-orthogonalises (G2 = sum (Y_c T)^T (Y_c T), as in CholeskyQR2; Fukaya et al. 2014).
 
 Analysis (``overlaps``): one pass forms V_c = Y_c M per row chunk and, for every mask (magnitude,
@@ -30,8 +30,7 @@ import dask.bag as db
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hessian.eigen import gram_orth, symmetric_eigh
-from hessian.seigh import STREAM_RIGHT, core
+from hessian.seigh import STREAM_RIGHT, solve_from_gram
 from hessian.store import SketchStore
 from hessian.test_matrices import test_matrix
 
@@ -92,34 +91,19 @@ def solve(
             return Y.T @ Y, Phi_R.apply_cols(Y, a)
 
     G, P_R = _fold(chunks, stats, _sum, scheduler, num_workers)
-    Z = store.read_inner()
-    P_L = Z[:, : st.r]  # Phi_L y_i for the outer columns: the inner sketch already holds it
-    T, cond = gram_orth(G)
-    passes = 1
-    if cond > 1e4:  # second pass: G2 = (Y T)^T (Y T), from the products themselves
+    Z = store.read_inner()  # its first r columns are Phi_L Y: the outer columns are measurements
 
+    def second_gram(T):  # G2 = (Y T)^T (Y T), from the products themselves
         def gram(ab):
             with threadpool_limits(blas, user_api="blas"):
                 Q = store.read_outer(*ab) @ T
                 return (Q.T @ Q,)
 
-        (G2,) = _fold(chunks, gram, _sum, scheduler, num_workers)
-        T2, _ = gram_orth(G2)
-        T = T @ T2
-        passes = 2
-    t_pass = time.perf_counter() - t0
-    C = core(P_L @ T, Z, P_R @ T)
-    lam, U = symmetric_eigh(C)
-    k = min(k, len(lam))
-    M = T @ U[:, :k]
-    info = {
-        "k": k,
-        "rank": int(T.shape[1]),
-        "cond_Y": float(cond),
-        "passes": passes,
-        "seconds_stream": t_pass,
-        "seconds": time.perf_counter() - t0,
-    }
+        return _fold(chunks, gram, _sum, scheduler, num_workers)[0]
+
+    lam, M, info = solve_from_gram(G, second_gram, Z, P_R, k)
+    k = M.shape[1]
+    info = {"k": k, **info, "seconds": time.perf_counter() - t0}
     store.write_solution(lam[:k], M, info)
     return StreamedSolve(lam[:k], store, info)
 
