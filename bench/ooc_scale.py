@@ -28,10 +28,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PeakMemory
 
-from hessian import masks, streamed
-from hessian.measure import run_measurements
-from hessian.spec import OperatorSpec, fingerprint
-from hessian.store import SketchSettings, SketchStore
+from hessian import masks, out_of_core
+from hessian.operators import OperatorSpec, fingerprint
+from hessian.out_of_core import SketchSettings, SketchStore, run_measurements
 
 
 def calibrate(op, blocks, repeats=3):
@@ -94,7 +93,7 @@ def main() -> None:
         rec["peak_gb_measure"] = mem.peak / 1e9
 
         t = time.perf_counter()
-        res = streamed.solve(a.store)
+        res = out_of_core.solve(a.store)
         rec["solve_seconds"] = time.perf_counter() - t
         rec["solve_info"] = res.info
         rec["peak_gb_solve"] = mem.peak / 1e9
@@ -103,7 +102,7 @@ def main() -> None:
         t = time.perf_counter()
         S = {"magnitude": masks.magnitude(theta, a.k),
              "random": masks.random(settings.D, a.k, draws=a.draws, seed=1)}  # fmt: skip
-        ov = streamed.overlaps(a.store, S)
+        ov = out_of_core.overlaps(a.store, S)
         rec["analysis_seconds"] = time.perf_counter() - t
     rec["peak_gb"] = mem.peak / 1e9
     floor = a.s * per_vec[best_b]

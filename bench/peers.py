@@ -60,7 +60,7 @@ from _common import PeakMemory
 
 import hessian
 from hessian import masks, metrics, problems, training
-from hessian.eigen import order_by_magnitude
+from hessian.solvers import order_by_magnitude
 
 R = Path("bench/results")
 TIMEOUT_NOTE = "skipped: {why}"
@@ -77,7 +77,7 @@ CASES = {  # name: (SGD steps, Hessian samples, k_ref, products per data pass in
 
 def setup(name: str, steps: int):
     """The problem after ``steps`` SGD steps (parameters cached in bench/results)."""
-    from hessian.spec import load_flat_params
+    from hessian.operators import load_flat_params
 
     p = problems.load(name, n_hessian=CASES[name][1])
     f = R / f"params_{name}_{steps}.npy"
@@ -139,8 +139,8 @@ def ours_out_of_core(p, k, keep=None):
     import shutil
     import tempfile
 
+    from hessian.operators import OperatorSpec
     from hessian.out_of_core import sketch
-    from hessian.spec import OperatorSpec
 
     name, (_, n_hessian, k_ref, b) = p.settings.name, CASES[p.settings.name]
     spec = OperatorSpec(name, n_hessian=n_hessian, batch_size=None, block_size=b)

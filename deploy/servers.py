@@ -12,11 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hessian.exceptions import InsecureBindError
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class InsecureBindError(ValueError):
-    """A server would listen beyond this machine without protection."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from flows import report
 from flows.common import cached, checkpoint_id, op_dict, prepare, resolve
 from flows.sketch import find_checkpoint
-from hessian.store import SketchStore
+from hessian.out_of_core import SketchStore
 from tasks import analysis, sketching
 
 

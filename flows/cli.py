@@ -90,8 +90,7 @@ def _recorded(cfg, step: int) -> None:
 def _run(fn):
     """Run a flow; known failures print one line and exit non-zero."""
     from flows.config import ConfigError
-    from hessian.checkpoints import CheckpointMismatchError
-    from hessian.store import StoreMismatchError
+    from hessian.exceptions import CheckpointMismatchError, StoreMismatchError
     from tasks.tracking import TrackingUnavailableError
 
     try:
@@ -250,7 +249,7 @@ def show_config(
 
 
 def _eigenvalues(url: str):
-    from hessian.store import SketchStore
+    from hessian.out_of_core import SketchStore
 
     return SketchStore.open(url).eigenvalues()
 

@@ -35,7 +35,7 @@ def resolve(config: dict | str | Path | RunConfig | None, overrides=()) -> RunCo
 
 
 def op_dict(cfg: RunConfig) -> dict:
-    """The ``hessian.spec.OperatorSpec`` fields of a run (workers rebuild the operator from it)."""
+    """The ``hessian.operators.OperatorSpec`` fields of a run (workers rebuild the operator)."""
     return {
         "problem": cfg.problem,
         "data": cfg.data,

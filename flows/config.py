@@ -20,12 +20,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hessian import problems
+from hessian.exceptions import ConfigError
 
 MAX_EXACT_D = 20_000  # "auto" computes the dense exact reference up to this many parameters
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot run; the message names the field."""
 
 
 class _Section(BaseModel):

@@ -19,7 +19,7 @@ def dask_scheduler(cfg: RunConfig):
     if cfg.dask.address:
         yield cfg.dask.address
         return
-    from hessian.measure import local_cluster
+    from hessian.out_of_core import local_cluster
 
     with local_cluster(cfg.dask.n_workers, cfg.dask.threads) as cluster:
         yield cluster.scheduler_address

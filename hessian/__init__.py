@@ -1,9 +1,18 @@
 """hessian: top Hessian eigenspaces of neural nets by sketching, and their relation to masks.
 
 Pure torch / numpy / scipy (zarr and dask for the out-of-core parts): no Prefect, no MLflow.
+The library is built of wings, each a subpackage with one face:
 
-Public API:
-    problems.load(name, ...)            the paper's problems: model, parameters, loss, data
+    hessian.problems      the paper's problems: model, parameters, loss, data, settings
+    hessian.operators     HessianOperator, GGNOperator (batched, never formed), OperatorSpec
+    hessian.solvers       seigh, nystrom, block_krylov_eigh, exact_eigh; accuracy checks
+    hessian.out_of_core   sketches on disk: store, measurement blocks on Dask, streamed solve
+    hessian.study         masks, metrics, the step analysis, plots
+    hessian.training      plain SGD and the checkpoints of a run
+
+and the names most scripts need are here at the top:
+
+    problems.load(name, ...)            the paper's problems
     HessianOperator, GGNOperator        batched curvature operators over a fixed data subset
     seigh(op, k=, s=, seed=, noise=)    single-pass sketched eigendecomposition (|lambda| order)
     nystrom(op, k=...)                  PSD variant (GGN)
@@ -12,30 +21,72 @@ Public API:
     aposteriori_error, scree_bounds, residuals
     overlap(mask_indices, eigenvectors) overlap for every k; masks.magnitude / random / best
     hutchinson_diagonal, exact_diagonal diagonals for masks.ggn_diagonal
+    OperatorSpec, out_of_core.sketch    the out-of-core sketch; SketchStore, its Zarr store
+
+Every exception is in ``hessian.exceptions``. Old module paths (``hessian.store``,
+``hessian.streamed``, ...) still import, with a DeprecationWarning naming the new one.
 """
 
-from hessian import masks, metrics, problems
-from hessian._operator_base import CurvatureOperator, NondeterministicOperatorError
-from hessian.diagonal import exact_diagonal, hutchinson_diagonal
-from hessian.eigen import EigenResult, eigenvalue_errors
-from hessian.errors import aposteriori_error, probability_bounds, residuals, scree_bounds
-from hessian.exact import dense, exact_eigh
-from hessian.ggn_operator import GGNOperator
-from hessian.hessian_operator import HessianOperator
-from hessian.krylov import block_krylov_eigh
-from hessian.metrics import chance, overlap
-from hessian.seigh import nystrom, seigh
-from hessian.test_matrices import NOISES, test_matrix
+from hessian import (
+    _moved,
+    exceptions,
+    operators,
+    out_of_core,
+    problems,
+    solvers,
+    study,
+    training,
+)
+from hessian._version import __version__ as __version__
+from hessian.exceptions import (
+    CorruptBlockError,
+    NondeterministicOperatorError,
+    StoreMismatchError,
+)
+from hessian.operators import (
+    CurvatureOperator,
+    GGNOperator,
+    HessianOperator,
+    OperatorSpec,
+)
+from hessian.out_of_core import SketchStore
+from hessian.solvers import (
+    NOISES,
+    EigenResult,
+    aposteriori_error,
+    block_krylov_eigh,
+    dense,
+    eigenvalue_errors,
+    exact_eigh,
+    nystrom,
+    probability_bounds,
+    residuals,
+    scree_bounds,
+    seigh,
+    sketching_matrix,
+)
+from hessian.study import (
+    chance,
+    exact_diagonal,
+    hutchinson_diagonal,
+    masks,
+    metrics,
+    overlap,
+)
 
-__version__ = "0.1.0"
+_moved.install()
 
 __all__ = [
     "NOISES",
+    "CorruptBlockError",
     "CurvatureOperator",
     "EigenResult",
     "GGNOperator",
     "HessianOperator",
     "NondeterministicOperatorError",
+    "OperatorSpec",
+    "SketchStore",
+    "StoreMismatchError",
     "aposteriori_error",
     "block_krylov_eigh",
     "chance",
@@ -43,15 +94,32 @@ __all__ = [
     "eigenvalue_errors",
     "exact_diagonal",
     "exact_eigh",
+    "exceptions",
     "hutchinson_diagonal",
     "masks",
     "metrics",
     "nystrom",
+    "operators",
+    "out_of_core",
     "overlap",
     "probability_bounds",
     "problems",
     "residuals",
     "scree_bounds",
     "seigh",
-    "test_matrix",
+    "sketching_matrix",
+    "solvers",
+    "study",
+    "training",
 ]
+
+
+def __getattr__(name: str):
+    """Old names: modules that moved (``hessian.store``) and names that were renamed."""
+    if f"hessian.{name}" in _moved.MOVED:
+        import importlib
+
+        return importlib.import_module(f"hessian.{name}")
+    if name in _moved.RENAMED:
+        return _moved.lookup("hessian", name, ("hessian.solvers",))
+    raise AttributeError(f"module 'hessian' has no attribute {name!r}")

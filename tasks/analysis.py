@@ -1,4 +1,4 @@
-"""Masks against eigenspaces (``hessian.analysis``), the exact reference, and the plots."""
+"""Masks against eigenspaces (``hessian.study.analysis``), the exact reference, and the plots."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from hessian import analysis, checkpoints, exact, plots
-from hessian.spec import OperatorSpec, fingerprint
+from hessian.operators import OperatorSpec, fingerprint
+from hessian.solvers import exact
+from hessian.study import analysis, plots
+from hessian.training import checkpoints
 from tasks._cache import CACHED, LIBRARY_VERSION
 
 

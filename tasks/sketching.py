@@ -6,9 +6,10 @@ import time
 
 from prefect import get_run_logger, task
 
-from hessian import checkpoints, out_of_core, streamed
-from hessian.spec import OperatorSpec
-from hessian.store import SketchStore
+from hessian import out_of_core
+from hessian.operators import OperatorSpec
+from hessian.out_of_core import SketchStore
+from hessian.training import checkpoints
 from tasks._cache import CACHED, LIBRARY_VERSION
 
 
@@ -88,7 +89,7 @@ def aposteriori_error(
     t0 = time.perf_counter()
     store = SketchStore.open(sketch_id["url"])
     A = operator_spec(op).build(store.params(), store.buffers())
-    est = streamed.aposteriori_error(sketch_id["url"], A, n=probes, seed=seed)
+    est = out_of_core.aposteriori_error(sketch_id["url"], A, n=probes, seed=seed)
     return {
         "relative": est.relative,
         "error": est.error,

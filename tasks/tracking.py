@@ -13,11 +13,9 @@ from pathlib import Path
 
 from prefect import task
 
+from hessian.exceptions import TrackingUnavailableError
+
 BATCH = 1000
-
-
-class TrackingUnavailableError(RuntimeError):
-    """The MLflow tracking store or server cannot be reached."""
 
 
 def redact(uri: str | None) -> str | None:

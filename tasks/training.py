@@ -1,10 +1,11 @@
-"""Training with checkpoints at the recorded steps (``hessian.checkpoints.train_recorded``)."""
+"""Training with checkpoints at the recorded steps (``hessian.training.train_recorded``)."""
 
 from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from hessian import checkpoints, problems
+from hessian import problems
+from hessian.training import checkpoints
 from tasks._cache import file_sha256
 
 

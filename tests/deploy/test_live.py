@@ -151,7 +151,7 @@ def test_deployments_worker_schedule_mlflow_and_dask(stack):
     assert done, "no pipeline flow run completed"
     summary = json.loads((stack.root / "runs" / "live" / "summary.json").read_text())
     # measurement blocks ran on the separately started Dask cluster, on both of its workers
-    from hessian.store import SketchStore
+    from hessian.out_of_core import SketchStore
 
     workers = set()
     for t in (0, 20):

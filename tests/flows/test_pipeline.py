@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from flows import analyze, pipeline, sketch, train
-from hessian.store import SketchStore
+from hessian.out_of_core import SketchStore
 
 from .conftest import TINY
 

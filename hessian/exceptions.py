@@ -1,0 +1,52 @@
+"""Every exception the project raises for a known failure, in one place.
+
+Each is also importable where it is raised (``hessian.NondeterministicOperatorError``,
+``hessian.out_of_core.StoreMismatchError``, ``hessian_sketch.flows.ConfigError``, ...); the
+command line turns them into one line and an exit code (2: input, 3: a server is down).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointMismatchError",
+    "ConfigError",
+    "CorruptBlockError",
+    "InsecureBindError",
+    "NondeterministicOperatorError",
+    "StoreMismatchError",
+    "TrackingUnavailableError",
+]
+
+
+# --- the library ---------------------------------------------------------------------------
+class NondeterministicOperatorError(ValueError):
+    """Two applications of a curvature operator to the same vector gave different results."""
+
+
+class StoreMismatchError(ValueError):
+    """The sketch store holds a sketch of another operator or with other settings."""
+
+
+class CorruptBlockError(RuntimeError):
+    """Measurement blocks marked done whose data cannot be read back intact."""
+
+    def __init__(self, blocks):
+        self.blocks = sorted(int(b) for b in blocks)
+        super().__init__(f"measurement blocks {self.blocks} are corrupted or missing")
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint directory belongs to another training run."""
+
+
+# --- running it: configuration, tracking, servers ---------------------------------------------
+class ConfigError(ValueError):
+    """A run configuration that cannot run; the message names the field."""
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The MLflow tracking store or server cannot be reached."""
+
+
+class InsecureBindError(ValueError):
+    """A server would listen beyond this machine without protection."""

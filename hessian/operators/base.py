@@ -1,0 +1,248 @@
+"""Shared machinery of the curvature operators: flattening, the data loop, blocks, checks.
+
+A curvature operator is a symmetric D x D matrix M (Hessian or GGN of the mean loss over a FIXED
+data subset) that is never formed: ``op @ X`` applies it to a D x m block. Columns are processed
+``block_size`` at a time, and each block costs ONE pass over the data: the per-vector product is
+vmapped over the block (Fernandez et al. 2025 used one vector per pass; batching is the largest
+speed lever, see shared/design/method.md section 1).
+
+The mean loss over N samples in batches B_j of n_j samples is L = sum_j (n_j / N) L_j with L_j the
+batch-mean loss, so M = sum_j (n_j / N) M_j and the data loop accumulates weighted batch products.
+
+Design after curvlinops (Dangel et al.): one constructor for every operator, a subclass writes
+only ``_batch_matmat`` (the product for one data batch and one block of vectors).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator
+from threadpoolctl import ThreadpoolController
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from hessian.exceptions import NondeterministicOperatorError
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+#: found once (a scan of the loaded libraries costs ~0.6 ms, too much per product)
+_THREADPOOLS = ThreadpoolController()
+
+#: Modules whose train-mode behaviour makes the operator random or batch-dependent.
+_STOCHASTIC_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+
+
+@dataclass
+class OperatorStats:
+    """Work done by an operator so far: vectors multiplied and passes over the data."""
+
+    n_hvp: int = 0
+    n_passes: int = 0
+
+
+def _as_batches(data, batch_size: int | None):
+    """Split (X, y) tensors into a list of batches (no shuffling, no drop_last)."""
+    X, y = data
+    if len(X) != len(y):
+        raise ValueError(f"data has {len(X)} inputs but {len(y)} targets")
+    if len(X) == 0:
+        raise ValueError("data is empty: a curvature operator needs at least one sample")
+    n = len(X) if batch_size is None else int(batch_size)
+    if n < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return [(X[i : i + n], y[i : i + n]) for i in range(0, len(X), n)]
+
+
+class CurvatureOperator:
+    """Base class: a symmetric D x D curvature matrix of ``loss(model(X), y)`` over fixed data.
+
+    Args:
+        model: the network. Put in ``eval()`` mode (the paper's setting) unless ``eval_mode=False``.
+        data: ``(X, y)`` tensors: the fixed subset that defines the operator.
+        loss: batch-mean loss ``loss(logits, y)``; default mean cross-entropy.
+        batch_size: samples per forward pass of the data loop (memory knob; the result does not
+            depend on it up to rounding). Default: all samples at once.
+        block_size: vectors multiplied per data pass (speed knob). 1 gives the paper's one
+            vector per pass.
+        dtype: ``torch.float32`` or ``torch.float64``; the model and data are copied to it if
+            they differ. Default: the model's dtype.
+        transform: optional callable applied to each input batch (e.g. augmentation). A random
+            transform makes the operator non-deterministic and is refused by the check.
+        eval_mode: call ``model.eval()`` (default). With False the model keeps its mode, and
+            dropout or BatchNorm modules in train mode are refused.
+        check_deterministic: apply the operator twice to one random vector at construction and
+            refuse it if the results differ.
+
+    ``op @ X`` takes a numpy array or tensor of shape (D,) or (D, m) and returns the same kind,
+    in the operator's dtype. ``op.to_scipy()`` gives a ``scipy.sparse.linalg.LinearOperator``.
+    """
+
+    kind = "curvature"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: tuple[Tensor, Tensor],
+        *,
+        loss: LossFn | None = None,
+        batch_size: int | None = None,
+        block_size: int = 32,
+        dtype: torch.dtype | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+        eval_mode: bool = True,
+        check_deterministic: bool = True,
+    ):
+        first = next(iter(model.parameters()), None)
+        if first is None:
+            raise ValueError("the model has no parameters")
+        self.dtype = dtype or first.dtype
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
+        if any(p.dtype != self.dtype for p in model.parameters()):
+            model = copy.deepcopy(model).to(self.dtype)
+        if eval_mode:
+            model.eval()
+        else:
+            stochastic = [
+                name
+                for name, m in model.named_modules()
+                if isinstance(m, _STOCHASTIC_MODULES) and m.training
+            ]
+            if stochastic:
+                raise NondeterministicOperatorError(
+                    f"modules {stochastic} are in train mode: dropout is random and BatchNorm in "
+                    "train mode makes the curvature depend on how the data is batched. Use "
+                    "eval_mode=True (the paper's setting)."
+                )
+        self.model = model
+        self.loss = loss or torch.nn.functional.cross_entropy
+        self.block_size = int(block_size)
+        if self.block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.transform = transform
+
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self._names = [n for n, _ in named]
+        self._shapes = [p.shape for _, p in named]
+        self._numels = [p.numel() for _, p in named]
+        self.theta = torch.cat([p.detach().reshape(-1) for _, p in named])
+        if not torch.isfinite(self.theta).all():
+            bad = [n for n, p in named if not torch.isfinite(p).all()]
+            raise ValueError(f"parameters contain NaN or inf: {bad}")
+        self.D = int(self.theta.numel())
+        self.shape = (self.D, self.D)
+        self._buffers = {n: b for n, b in model.named_buffers()}
+
+        X, y = data
+        X = X.to(self.dtype) if torch.is_floating_point(X) else X
+        self.n_samples = len(X)
+        self.batches = _as_batches((X, y), batch_size)
+        self.stats = OperatorStats()
+        if check_deterministic:
+            self.check_deterministic()
+
+    # --- functional view of the model --------------------------------------------------------
+    def unflatten(self, flat: Tensor) -> dict[str, Tensor]:
+        """Flat parameter vector -> {name: tensor} in ``model.parameters()`` order."""
+        parts = flat.split(self._numels)
+        return {n: t.view(s) for n, t, s in zip(self._names, parts, self._shapes, strict=True)}
+
+    def forward(self, flat: Tensor, x: Tensor) -> Tensor:
+        """Model output at parameters ``flat`` (differentiable w.r.t. ``flat``)."""
+        return functional_call(self.model, (self.unflatten(flat), self._buffers), (x,))
+
+    def batch_loss(self, flat: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """Batch-mean loss at parameters ``flat``."""
+        return self.loss(self.forward(flat, x), y)
+
+    # --- the product ---------------------------------------------------------------------------
+    def _batch_matmat(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        """Batch-mean curvature times the rows of V: (b, D) -> (b, D). Subclasses implement."""
+        raise NotImplementedError
+
+    def _block_matmat(self, V: Tensor) -> Tensor:
+        """Curvature times the rows of V (b, D) in one pass over the data."""
+        out = torch.zeros_like(V)
+        for x, y in self.batches:
+            if self.transform is not None:
+                x = self.transform(x)
+            out.add_(self._batch_matmat(x, y, V), alpha=len(x) / self.n_samples)
+        self.stats.n_passes += 1
+        self.stats.n_hvp += V.shape[0]
+        return out
+
+    def matmat_rows(self, V: Tensor) -> Tensor:
+        """M @ V^T, transposed: V is (m, D), the result (m, D); ``block_size`` rows per pass."""
+        if V.ndim != 2 or V.shape[1] != self.D:
+            raise ValueError(f"expected a block of shape (m, {self.D}), got {tuple(V.shape)}")
+        V = V.to(self.dtype)
+        # numpy/scipy's BLAS threads spin after dense work and steal the cores torch needs: one
+        # sketch on mnist_mini took 17 s with them and 4.6 s without (shared/design/stack.md)
+        with torch.no_grad(), _THREADPOOLS.limit(limits=1, user_api="blas"):
+            parts = [
+                self._block_matmat(V[i : i + self.block_size])
+                for i in range(0, V.shape[0], self.block_size)
+            ]
+        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        if not torch.isfinite(out).all():
+            raise FloatingPointError(
+                f"{self.kind} product returned NaN or inf (parameters or data give a non-finite "
+                "loss curvature; check the learning rate / divergence of the run)"
+            )
+        return out
+
+    def __matmul__(self, X):
+        """Apply to a (D,) vector or (D, m) block; numpy in -> numpy out, tensor in -> tensor."""
+        is_numpy = not isinstance(X, Tensor)
+        T = torch.as_tensor(np.asarray(X) if is_numpy else X)
+        if T.shape[0] != self.D or T.ndim not in (1, 2):
+            raise ValueError(f"operator of shape {self.shape} cannot multiply {tuple(T.shape)}")
+        vec = T.ndim == 1
+        rows = T.reshape(1, -1) if vec else T.T
+        out = self.matmat_rows(rows.contiguous())
+        out = out.reshape(-1) if vec else out.T
+        return out.numpy() if is_numpy else out
+
+    def to_scipy(self) -> LinearOperator:
+        """This operator as a ``scipy.sparse.linalg.LinearOperator`` (numpy in and out)."""
+        np_dtype = np.float64 if self.dtype == torch.float64 else np.float32
+        return LinearOperator(
+            self.shape,
+            matvec=lambda v: self @ np.asarray(v, dtype=np_dtype).reshape(-1),
+            matmat=lambda V: self @ np.asarray(V, dtype=np_dtype),
+            rmatvec=lambda v: self @ np.asarray(v, dtype=np_dtype).reshape(-1),
+            dtype=np_dtype,
+        )
+
+    # --- checks -------------------------------------------------------------------------------
+    def check_deterministic(self, seed: int = 0) -> None:
+        """Refuse an operator whose two applications to the same vector differ.
+
+        Raises:
+            NondeterministicOperatorError: naming the relative difference and the usual causes.
+        """
+        g = torch.Generator().manual_seed(seed)
+        v = torch.randn(1, self.D, generator=g, dtype=torch.float64).to(self.dtype)
+        a, b = self.matmat_rows(v), self.matmat_rows(v)
+        scale = max(float(a.norm()), float(b.norm()), math.ulp(1.0))
+        diff = float((a - b).norm()) / scale
+        tol = 1e-4 if self.dtype == torch.float32 else 1e-10
+        if diff > tol:
+            raise NondeterministicOperatorError(
+                f"two applications of the {self.kind} operator to the same vector differ "
+                f"(relative difference {diff:.2e} > {tol:.0e}). The model or data pipeline is "
+                "random: dropout or BatchNorm in train mode, random augmentation (transform), or "
+                "a stochastic layer. A sketch of a random operator is meaningless."
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(D={self.D}, samples={self.n_samples}, "
+            f"batches={len(self.batches)}, block_size={self.block_size}, dtype={self.dtype})"
+        )

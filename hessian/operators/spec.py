@@ -1,0 +1,117 @@
+"""A serialisable description of a curvature operator, so any worker can rebuild it.
+
+Measurement jobs run in other processes (Dask workers, possibly other machines): they receive an
+``OperatorSpec`` (small, JSON-able) and the parameters, build the operator once, and reuse it for
+every block they measure. The fingerprint hashes everything that defines the operator's matrix
+(parameters, Hessian data, loss, operator kind, dtype), so a sketch store can refuse to mix
+measurements of two different operators.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from hessian import problems
+from hessian.operators.base import CurvatureOperator
+from hessian.operators.ggn import GGNOperator
+from hessian.operators.hessian import HessianOperator
+from hessian.operators.params import float_buffers, load_flat_buffers, load_flat_params
+
+OPERATORS = {"hessian": HessianOperator, "ggn": GGNOperator}
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """Everything needed to rebuild a curvature operator except its parameters.
+
+    Attributes:
+        problem: a name from ``hessian.problems.names()``.
+        data: the problem's data source (None: its default; "synthetic"; a path).
+        n_hessian: size of the fixed class-balanced subset (None: the problem's setting).
+        kind: "hessian" or "ggn".
+        dtype: "float32" or "float64" (of the products; the core algebra is float64 anyway).
+        batch_size: samples per forward pass in the data loop.
+        block_size: vectors per data pass.
+        threads: torch threads in a worker (None: leave torch's default).
+        seed: the problem's seed (None: its setting); synthetic data are drawn from it.
+        n_train: training-set size (``problems.load``); the Hessian subset is drawn from it.
+    """
+
+    problem: str
+    data: str | None = None
+    n_hessian: int | None = None
+    kind: str = "hessian"
+    dtype: str = "float32"
+    batch_size: int | None = 128
+    block_size: int = 32
+    threads: int | None = None
+    seed: int | None = None
+    n_train: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in OPERATORS:
+            raise ValueError(
+                f"unknown operator kind {self.kind!r}: choose one of {list(OPERATORS)}"
+            )
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.problem not in problems.names():
+            raise ValueError(
+                f"unknown problem {self.problem!r}: choose one of {', '.join(problems.names())}"
+            )
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> OperatorSpec:
+        return cls(**json.loads(text))
+
+    def load_problem(self) -> problems.Problem:
+        return problems.load(
+            self.problem, self.data, n_hessian=self.n_hessian, n_train=self.n_train,
+            seed=self.seed, dtype=self.torch_dtype,
+        )  # fmt: skip
+
+    def build(
+        self, params: np.ndarray | torch.Tensor | None = None, buffers: np.ndarray | None = None
+    ) -> CurvatureOperator:
+        """The operator at ``params`` (a flat vector; None: the problem's initialisation) and
+        ``buffers`` (the model's floating buffers, e.g. BatchNorm running statistics)."""
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        p = self.load_problem()
+        if params is not None:
+            load_flat_params(p.model, params)
+        if buffers is not None:
+            load_flat_buffers(p.model, buffers)
+        return OPERATORS[self.kind](
+            p.model,
+            p.hessian_data,
+            batch_size=self.batch_size,
+            block_size=self.block_size,
+            dtype=self.torch_dtype,
+        )
+
+
+def fingerprint(op: CurvatureOperator) -> str:
+    """SHA-256 of what defines the operator's matrix: parameters, buffers, data, loss, kind,
+    dtype."""
+    h = hashlib.sha256()
+    h.update(f"{type(op).__name__}|{op.dtype}|{getattr(op.loss, '__name__', op.loss)!s}".encode())
+    h.update(op.theta.detach().cpu().numpy().tobytes())
+    for b in float_buffers(op.model):  # none for MLPs: their fingerprints are unchanged
+        h.update(b.detach().cpu().numpy().tobytes())
+    for part in (0, 1):  # inputs, then targets: independent of the batching
+        for batch in op.batches:
+            h.update(batch[part].detach().cpu().numpy().tobytes())
+    return h.hexdigest()

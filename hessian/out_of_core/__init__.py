@@ -1,0 +1,52 @@
+"""Out of core: sketches that live on disk, measured on Dask, solved and analysed by streaming.
+
+    from hessian import OperatorSpec, out_of_core
+    result, report = out_of_core.sketch("runs/h.zarr", OperatorSpec("wide_mlp"), params, k=1000)
+    out_of_core.overlaps("runs/h.zarr", {"magnitude": mask})
+
+Nothing of size D x k is held in memory. The parts, in the order a sketch meets them:
+``store`` (the Zarr group: layout, settings, checksums, the solution), ``blocks`` (one
+measurement job and its per-process cache), ``cluster`` (the Dask client of a run),
+``progress`` (what a run shows), ``measure`` (the run over all blocks), ``streamed_solve``,
+``passes`` (overlaps, gather, cross-overlap, a-posteriori error) over ``row_chunks``, and
+``sketch_and_solve`` (the one call that does it all, resumably).
+"""
+
+from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.out_of_core.blocks import flush, forget, measure_block
+from hessian.out_of_core.cluster import local_cluster, scheduler_is_client
+from hessian.out_of_core.measure import MeasureReport, run_measurements
+from hessian.out_of_core.passes import (
+    Gathered,
+    StreamedOverlaps,
+    aposteriori_error,
+    cross_overlap,
+    gather,
+    overlaps,
+)
+from hessian.out_of_core.sketch_and_solve import sketch
+from hessian.out_of_core.store import SketchSettings, SketchStore
+from hessian.out_of_core.streamed_solve import StreamedSolve, solve
+
+__all__ = [
+    "CorruptBlockError",
+    "Gathered",
+    "MeasureReport",
+    "SketchSettings",
+    "SketchStore",
+    "StoreMismatchError",
+    "StreamedOverlaps",
+    "StreamedSolve",
+    "aposteriori_error",
+    "cross_overlap",
+    "flush",
+    "forget",
+    "gather",
+    "local_cluster",
+    "measure_block",
+    "overlaps",
+    "run_measurements",
+    "scheduler_is_client",
+    "sketch",
+    "solve",
+]

@@ -1,0 +1,24 @@
+"""Passes over the row chunks of a sketch store, folded on Dask.
+
+A pass maps each row chunk (start, stop) of the outer sketch to partial results and folds them
+(``dask.bag`` with ``fold``, four partials at a time): threads by default, or any dask scheduler
+name or distributed client.
+"""
+
+from __future__ import annotations
+
+import dask.bag as db
+
+
+def fold(chunks, fn, combine, scheduler, num_workers):
+    """``fn`` over every chunk, its results folded with ``combine``."""
+    bag = db.from_sequence(chunks, npartitions=len(chunks))
+    kw = {"scheduler": scheduler}
+    if scheduler in ("threads", "processes"):
+        kw["num_workers"] = num_workers
+    return bag.map(fn).fold(combine, split_every=4).compute(**kw)
+
+
+def sum_parts(a, b):
+    """Element-wise sum of two tuples of partial sums."""
+    return tuple(x + y for x, y in zip(a, b, strict=True))

@@ -1,0 +1,388 @@
+"""The sketch store: one Zarr (v3) group per sketch, at a local path or any fsspec URL.
+
+Layout (r = k + oversample outer columns, s inner measurements, b vectors per block):
+
+    outer      (D, r)   the outer sketch Y = H Phi_R[:r]^T, chunks (chunk_rows, b)
+    inner      (s, s)   the inner sketch Z = Phi_L H Phi_R^T, chunks (s, b)
+    params     (D,)     the parameters the operator was built at (workers rebuild it from these)
+    done       (n_blocks,)  1 once a block's data is fully written; chunks of 1 (one writer each)
+    finished_at (n_blocks,) when each block was written (unix seconds)
+    eigenvalues (k,), transform (r, k): the solution; eigenvectors are V = Y @ transform, formed a
+               row chunk at a time when read, so the store needs ~1.0x the outer sketch on disk.
+
+Measurement block j owns inner columns [j b, (j+1) b) and outer columns in the same range (if
+< r), so every chunk has exactly one writer: safe under concurrent writers without locks or
+sharding (sharding loses data under concurrent writes: shared/design/stack.md). Float data is
+uncompressed but guarded by a CRC32C codec, so a corrupted or truncated chunk fails to read and a
+missing one reads as NaN (the fill value): both are detected, and the block is measured again.
+Attributes record the settings, the operator's fingerprint and spec, and the library version;
+opening a store with other settings or another operator is refused (``StoreMismatchError``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import Crc32cCodec
+
+from hessian._version import __version__
+from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.solvers.sketching_matrices import TILE_COLS
+
+__all__ = ["CorruptBlockError", "SketchSettings", "SketchStore", "StoreMismatchError"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SketchSettings:
+    """What defines a sketch besides the operator.
+
+    ``chunk_rows`` must be a multiple of the test matrices' column tile (65,536) so that a row
+    chunk of the outer sketch meets whole tiles (or be >= D).
+    """
+
+    D: int
+    k: int
+    s: int
+    oversample: int = 0
+    seed: int = 0
+    noise: str = "sparse"
+    block_size: int = 32
+    dtype: str = "float32"
+    chunk_rows: int = TILE_COLS
+
+    def __post_init__(self):
+        if not 1 <= self.k <= self.D:
+            raise ValueError(f"k must be in 1..D = {self.D}, got k={self.k}")
+        if self.oversample < 0:
+            raise ValueError(f"oversample must be >= 0, got {self.oversample}")
+        if not self.r <= self.s <= self.D:
+            raise ValueError(f"s must satisfy k + oversample = {self.r} <= s <= D, got s={self.s}")
+        if self.block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.chunk_rows % TILE_COLS and self.chunk_rows < self.D:
+            raise ValueError(f"chunk_rows must be a multiple of {TILE_COLS} (or >= D)")
+
+    @property
+    def r(self) -> int:
+        return self.k + self.oversample
+
+    @property
+    def n_blocks(self) -> int:
+        return math.ceil(self.s / self.block_size)
+
+    def block_range(self, j: int) -> tuple[int, int]:
+        return j * self.block_size, min(self.s, (j + 1) * self.block_size)
+
+
+def _local_path(url: str) -> Path | None:
+    if url.startswith("file://"):
+        return Path(url[len("file://") :])
+    return None if "://" in url else Path(url)
+
+
+class SketchStore:
+    """A sketch's Zarr group. Create or resume with ``open_or_create``, read with ``open``."""
+
+    def __init__(self, url: str, group: zarr.Group):
+        self.url = url
+        self.group = group
+        self.settings = SketchSettings(**group.attrs["settings"])
+        self.path = _local_path(url)
+
+    # --- opening --------------------------------------------------------------------------
+    @staticmethod
+    def _zarr_target(url: str):
+        path = _local_path(url)
+        return str(path) if path is not None else url
+
+    @classmethod
+    def open(cls, url: str, mode: str = "r") -> SketchStore:
+        """Open an existing store (``mode="r"`` or ``"r+"``)."""
+        path = _local_path(url)
+        if path is not None and not (path / "zarr.json").exists():
+            raise FileNotFoundError(f"no sketch store at {url}")
+        try:
+            group = zarr.open_group(cls._zarr_target(url), mode=mode)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"no sketch store at {url}") from e
+        if "settings" not in group.attrs:
+            raise StoreMismatchError(f"{url} is a Zarr group but not a sketch store")
+        return cls(url, group)
+
+    @classmethod
+    def open_or_create(
+        cls, url: str, settings: SketchSettings, fingerprint: str, spec: str = "", params=None,
+        buffers=None,
+    ) -> SketchStore:  # fmt: skip
+        """Resume the store at ``url`` if it matches, else lay it out anew.
+
+        Raises:
+            StoreMismatchError: the store exists with other settings or another operator.
+        """
+        path = _local_path(url)
+        exists = (path / "zarr.json").exists() if path is not None else _remote_exists(url)
+        if exists:
+            store = cls.open(url, mode="r+")
+            store.check_matches(settings, fingerprint)
+            return store
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        group = zarr.open_group(cls._zarr_target(url), mode="w")
+        st = settings
+        f = st.dtype
+        crc = [Crc32cCodec()]
+        rows = min(st.chunk_rows, st.D)
+        group.create_array(
+            "outer", shape=(st.D, st.r), chunks=(rows, st.block_size), dtype=f,
+            compressors=crc, fill_value=np.nan,
+        )  # fmt: skip
+        group.create_array(
+            "inner", shape=(st.s, st.s), chunks=(st.s, st.block_size), dtype="float64",
+            compressors=crc, fill_value=np.nan,
+        )  # fmt: skip
+        group.create_array(
+            "params", shape=(st.D,), chunks=(rows,), dtype="float64", compressors=crc,
+            fill_value=np.nan,
+        )  # fmt: skip
+        group.create_array("done", shape=(st.n_blocks,), chunks=(1,), dtype="int8", fill_value=0)
+        group.create_array(
+            "finished_at", shape=(st.n_blocks,), chunks=(1,), dtype="float64", fill_value=np.nan
+        )
+        if params is not None:
+            group["params"][:] = np.asarray(params, dtype=np.float64)
+        if buffers is not None and np.size(buffers):
+            b = np.asarray(buffers, dtype=np.float64)
+            group.create_array("buffers", shape=b.shape, chunks=b.shape, dtype="float64")
+            group["buffers"][:] = b
+        group.attrs.update(
+            {
+                "settings": asdict(settings),
+                "fingerprint": fingerprint,
+                "spec": spec,
+                "format": FORMAT_VERSION,
+                "library_version": __version__,
+                "created": time.time(),
+                "solved": False,
+            }
+        )
+        return cls(url, group)
+
+    def check_matches(self, settings: SketchSettings, fingerprint: str) -> None:
+        """Refuse to resume into a store of another operator or with other settings."""
+        mine = asdict(self.settings)
+        theirs = asdict(settings)
+        diff = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+        if self.group.attrs.get("fingerprint") != fingerprint:
+            diff["operator fingerprint"] = (self.group.attrs.get("fingerprint"), fingerprint)
+        if diff:
+            lines = ", ".join(f"{k}: store has {a!r}, asked {b!r}" for k, (a, b) in diff.items())
+            raise StoreMismatchError(
+                f"the sketch store at {self.url} was made with other settings or another "
+                f"operator ({lines}); use a new store, or delete this one to start over"
+            )
+
+    # --- blocks ---------------------------------------------------------------------------
+    def done(self) -> np.ndarray:
+        return self.group["done"][:].astype(bool)
+
+    def is_done(self, j: int) -> bool:
+        return bool(self.group["done"][int(j)])
+
+    def pending(self) -> list[int]:
+        return [int(j) for j in np.flatnonzero(~self.done())]
+
+    def finished_at(self) -> np.ndarray:
+        return self.group["finished_at"][:]
+
+    def write_block(self, j: int, Y_block: np.ndarray, Z_block: np.ndarray) -> None:
+        """Write block j's outer columns and inner block, and only then mark it done."""
+        st = self.settings
+        c0, c1 = st.block_range(j)
+        if Z_block.shape != (st.s, c1 - c0) or Y_block.shape != (st.D, c1 - c0):
+            raise ValueError(f"block {j} has the wrong shape: {Y_block.shape}, {Z_block.shape}")
+        if c0 < st.r:
+            self.group["outer"][:, c0 : min(c1, st.r)] = Y_block[:, : min(c1, st.r) - c0]
+        self.group["inner"][:, c0:c1] = Z_block
+        self.group["finished_at"][j] = time.time()
+        self.group["done"][j] = 1
+
+    def mark_undone(self, blocks) -> None:
+        """Mark blocks for measuring again; a stored solution no longer holds."""
+        blocks = list(blocks)
+        for j in blocks:
+            self.group["done"][int(j)] = 0
+        if blocks and self.solved:
+            self.group.attrs["solved"] = False
+
+    def verify(self, blocks=None) -> list[int]:
+        """Blocks (default: all marked done) whose data does not read back intact.
+
+        One read of the inner sketch and one streamed read of the outer sketch, a row chunk at a
+        time; a chunk that fails its checksum is narrowed down to its blocks.
+        """
+        st = self.settings
+        blocks = np.flatnonzero(self.done()) if blocks is None else np.asarray(blocks)
+        wanted = set(int(j) for j in blocks)
+        bad: set[int] = set()
+        try:
+            bad |= self._nonfinite_blocks(self.group["inner"][:])
+        except ValueError:
+            for j in wanted:
+                c0, c1 = st.block_range(j)
+                try:
+                    bad |= {j} if not np.isfinite(self.group["inner"][:, c0:c1]).all() else set()
+                except ValueError:
+                    bad.add(j)
+        for a, b in self.row_chunks():
+            try:
+                bad |= self._nonfinite_blocks(self.group["outer"][a:b])
+            except ValueError:
+                bad |= set(self._bad_outer_blocks(a, b))
+        return sorted(bad & wanted)
+
+    def _nonfinite_blocks(self, X: np.ndarray) -> set[int]:
+        cols = np.flatnonzero(~np.isfinite(X).all(axis=0))
+        return {int(c) // self.settings.block_size for c in cols}
+
+    def try_claim(self, j: int):
+        """Claim block j for measuring it; returns a handle for ``release``, or None when another
+        process holds the claim. Local stores use an flock on ``<store>.locks/<j>.lock``, which
+        vanishes with a killed process; remote stores have no locks (always claimed)."""
+        if self.path is None:
+            return -1
+        lock_dir = self.path.with_name(self.path.name + ".locks")
+        lock_dir.mkdir(exist_ok=True)
+        fd = os.open(lock_dir / f"{j}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def release(handle) -> None:
+        if handle is not None and handle >= 0:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.close(handle)
+
+    # --- reading --------------------------------------------------------------------------
+    def row_chunks(self):
+        """(start, stop) of the outer sketch's row chunks."""
+        rows = self.group["outer"].chunks[0]
+        return [(a, min(self.settings.D, a + rows)) for a in range(0, self.settings.D, rows)]
+
+    def read_outer(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 of the outer sketch in float64; raises CorruptBlockError."""
+        try:
+            Y = self.group["outer"][start:stop]
+        except ValueError as e:
+            raise CorruptBlockError(self._bad_outer_blocks(start, stop)) from e
+        if not np.isfinite(Y).all():
+            raise CorruptBlockError(self._nonfinite_blocks(Y))
+        return Y.astype(np.float64)
+
+    def _bad_outer_blocks(self, start: int, stop: int) -> list[int]:
+        st = self.settings
+        bad = []
+        for j in range(math.ceil(st.r / st.block_size)):
+            c0, c1 = st.block_range(j)
+            try:
+                self.group["outer"][start:stop, c0 : min(c1, st.r)]
+            except ValueError:
+                bad.append(j)
+        return bad
+
+    def read_inner(self) -> np.ndarray:
+        try:
+            Z = self.group["inner"][:]
+        except ValueError as e:
+            raise CorruptBlockError(self.verify()) from e
+        if not np.isfinite(Z).all():
+            raise CorruptBlockError(self._nonfinite_blocks(Z))
+        return Z
+
+    def params(self) -> np.ndarray:
+        return self.group["params"][:]
+
+    def buffers(self) -> np.ndarray | None:
+        """The model's floating buffers the operator was built with (None: it has none)."""
+        return self.group["buffers"][:] if "buffers" in self.group else None
+
+    # --- the solution ---------------------------------------------------------------------
+    def write_solution(self, eigenvalues: np.ndarray, transform: np.ndarray, info: dict) -> None:
+        """Eigenvalues (k,) and the (r, k) transform with V = Y @ transform.
+
+        ``solved`` is cleared first, so a write cut short never looks like a solution."""
+        self.group.attrs["solved"] = False
+        for name, arr in (("eigenvalues", eigenvalues), ("transform", transform)):
+            self.group.create_array(
+                name, shape=arr.shape, chunks=arr.shape, dtype="float64", overwrite=True
+            )
+            self.group[name][...] = arr
+        h = hashlib.sha256(np.ascontiguousarray(eigenvalues, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(transform, dtype=np.float64).tobytes())
+        self.group.attrs.update({"solved": True, "solve": info, "solution_id": h.hexdigest()[:16]})
+
+    @property
+    def solved(self) -> bool:
+        return bool(self.group.attrs.get("solved"))
+
+    @property
+    def solution_id(self) -> str:
+        """A hash of the stored eigenvalues and transform: changes whenever the solution does."""
+        self._need_solution()
+        sid = self.group.attrs.get("solution_id")
+        if sid is None:  # solved by an earlier version: hash it now
+            h = hashlib.sha256(self.eigenvalues().astype(np.float64).tobytes())
+            h.update(self.transform().astype(np.float64).tobytes())
+            sid = h.hexdigest()[:16]
+        return str(sid)
+
+    @property
+    def solve_info(self) -> dict:
+        self._need_solution()
+        return dict(self.group.attrs["solve"])
+
+    def eigenvalues(self) -> np.ndarray:
+        self._need_solution()
+        return self.group["eigenvalues"][:]
+
+    def transform(self) -> np.ndarray:
+        self._need_solution()
+        return self.group["transform"][:]
+
+    def eigenvectors(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows start..stop-1 of the eigenvectors V = Y @ transform (float64)."""
+        stop = self.settings.D if stop is None else stop
+        return self.read_outer(start, stop) @ self.transform()
+
+    def _need_solution(self):
+        if not self.solved:
+            raise RuntimeError(f"the sketch at {self.url} has not been solved yet")
+
+    def __repr__(self) -> str:
+        n = int(self.done().sum())
+        return (
+            f"SketchStore({self.url!r}, {n}/{self.settings.n_blocks} blocks, solved={self.solved})"
+        )
+
+
+def _remote_exists(url: str) -> bool:
+    try:
+        zarr.open_group(url, mode="r")
+        return True
+    except (FileNotFoundError, KeyError, ValueError):
+        return False

@@ -1,0 +1,48 @@
+"""Eigensolvers for symmetric operators, each returning an ``EigenResult`` in |lambda| order.
+
+- ``seigh`` (single-pass sketch, s products) and ``nystrom`` (its PSD variant);
+- ``block_krylov_eigh``: the accurate mode (randomized block Krylov until a residual tolerance);
+- ``exact_eigh`` / ``dense``: the dense float64 reference of small problems;
+- ``accuracy``: a-posteriori Frobenius error, scree bounds, residuals, eigenvalue errors;
+- ``sketching_matrices``: the random matrices a sketch is measured with, regenerated from a seed;
+- ``linalg``: the float64 algebra the solvers share (orth, Gram orthogonalisation, the core solve).
+
+A new solver takes any operator with ``.shape`` and ``@`` (wrapped in
+``hessian.operators.CountingOperator``), draws its random vectors from ``sketching_matrix``
+(a stream of its own), and returns an ``EigenResult``; see docs/architecture.md.
+"""
+
+from hessian.solvers.accuracy import (
+    FrobeniusErrorEstimate,
+    aposteriori_error,
+    eigenvalue_errors,
+    probability_bounds,
+    residuals,
+    scree_bounds,
+)
+from hessian.solvers.block_krylov import block_krylov_eigh
+from hessian.solvers.exact import dense, exact_eigh, load_reference, save_reference
+from hessian.solvers.result import EigenResult, order_by_magnitude
+from hessian.solvers.sketch import nystrom, seigh
+from hessian.solvers.sketching_matrices import NOISES, SketchingMatrix, sketching_matrix
+
+__all__ = [
+    "NOISES",
+    "EigenResult",
+    "FrobeniusErrorEstimate",
+    "SketchingMatrix",
+    "aposteriori_error",
+    "block_krylov_eigh",
+    "dense",
+    "eigenvalue_errors",
+    "exact_eigh",
+    "load_reference",
+    "nystrom",
+    "order_by_magnitude",
+    "probability_bounds",
+    "residuals",
+    "save_reference",
+    "scree_bounds",
+    "seigh",
+    "sketching_matrix",
+]

@@ -1,0 +1,80 @@
+"""Exact references for small problems: the dense operator in float64 and its eigenpairs.
+
+The dense matrix is formed as H @ I by column blocks (batched products), symmetrised, and
+eigendecomposed by LAPACK (all D pairs), then put in |lambda| order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from hessian._checks import check_k
+from hessian.operators.counting import CountingOperator
+from hessian.solvers.linalg import unit_columns
+from hessian.solvers.result import EigenResult, order_by_magnitude
+
+
+def dense(op, block: int = 256) -> np.ndarray:
+    """The operator as a dense, symmetrised float64 matrix (D x D). Small problems only."""
+    A = CountingOperator(op)
+    if A.D > 40_000:
+        raise ValueError(f"D = {A.D} is too large for a dense reference (limit 40,000)")
+    M = np.empty((A.D, A.D))
+    for i in range(0, A.D, block):
+        j = min(A.D, i + block)
+        M[:, i:j] = A(unit_columns(A.D, i, j))
+    return (M + M.T) / 2
+
+
+def exact_eigh(op, k: int | None = None) -> EigenResult:
+    """Exact eigenpairs in |lambda| order: all D, or the top k by magnitude.
+
+    Args:
+        op: an operator (``.shape``, ``@``) or a dense symmetric array.
+        k: number of pairs (default all).
+    """
+    M = np.asarray(op, dtype=np.float64) if isinstance(op, np.ndarray) else dense(op)
+    D = M.shape[0]
+    if k is not None:
+        k = check_k(k, D)
+    # one full divide-and-conquer eigh: cheaper than two partial (MRRR) solves at both ends,
+    # whose tridiagonalisations dominate (measured at D = 7,030: 34 s against 50 s)
+    w, V = scipy.linalg.eigh(M, driver="evd")
+    w, V = order_by_magnitude(w, V)
+    k = D if k is None else k
+    return EigenResult(w[:k], V[:, :k], n_hvp=D, method="exact (dense eigh)")
+
+
+def save_reference(path, result: EigenResult, *, key: str) -> None:
+    """Write exact eigenpairs to ``path`` (.npz) atomically; ``key`` names the operator.
+
+    Eigenvalues are kept in float64; eigenvectors in float32 (half the disk; the overlaps
+    computed from them change by ~1e-7).
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            eigenvalues=np.asarray(result.eigenvalues, dtype=np.float64),
+            eigenvectors=np.asarray(result.eigenvectors, dtype=np.float32),
+            key=np.array(key),
+            n_hvp=result.n_hvp,
+        )
+    os.replace(tmp, path)
+
+
+def load_reference(path, *, key: str | None = None) -> EigenResult:
+    """Read eigenpairs written by ``save_reference``; refuse another operator's (``key``)."""
+    with np.load(path) as z:
+        if key is not None and str(z["key"]) != key:
+            raise ValueError(f"{path} holds the reference of another operator")
+        return EigenResult(
+            z["eigenvalues"], z["eigenvectors"].astype(np.float64), n_hvp=int(z["n_hvp"]),
+            method="exact (dense eigh)",
+        )  # fmt: skip

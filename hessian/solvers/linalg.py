@@ -1,0 +1,99 @@
+"""The dense algebra that the eigensolvers share, all of it in float64.
+
+- ``orth``: an orthonormal basis of range(Y) (CholeskyQR2 through the Gram matrix, or QR);
+- ``gram_orth``: T with Y T orthonormal, from the Gram matrix G = Y^T Y alone (for a Y that
+  lives on disk or in the operator's dtype);
+- ``symmetric_eigh``: eigh of the symmetrised matrix, in |lambda| order;
+- ``core`` and ``solve_from_gram``: the core solve of the single-pass sketch, shared by the
+  in-memory ``seigh`` and the streamed out-of-core solve;
+- ``unit_columns``: a block of columns of the identity (dense references, exact diagonals).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from hessian.solvers.result import order_by_magnitude
+
+#: cond(Y) above which one Gram pass (Q^T Q - I ~ eps cond(Y)^2) is followed by a second
+GRAM_TWICE_ABOVE = 100.0
+
+
+def symmetric_eigh(C: np.ndarray):
+    """eigh of the symmetrised matrix (C + C^T)/2 in float64, ordered by |lambda| descending."""
+    C = np.asarray(C, dtype=np.float64)
+    w, U = np.linalg.eigh((C + C.T) / 2)
+    return order_by_magnitude(w, U)
+
+
+def orth(Y: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of range(Y) in float64.
+
+    Tall and well-conditioned (cond(Y) < 1e5): CholeskyQR2 through the Gram matrix, two passes
+    (Fukaya et al. 2014), orthogonal to ~1e-15 and ~25x faster than Householder QR for
+    1M x 25 here (0.13 s against 3.4 s). Otherwise Householder QR (reduced).
+    One pass leaves Q orthogonal to ~eps cond(Y)^2, so the second is skipped when cond(Y) <= 100
+    (a sketch of a flat spectrum: 1.7 s of 3.7 s at 1M x 125).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    D, r = Y.shape
+    if D >= 4 * r and r > 0:
+        w, V = np.linalg.eigh(Y.T @ Y)
+        if w[0] > w[-1] * 1e-10:  # cond(Y)^2 < 1e10
+            Q = Y @ (V / np.sqrt(w))
+            if w[0] >= w[-1] / GRAM_TWICE_ABOVE**2:  # Q^T Q = I to ~1e-12 already
+                return Q
+            w2, V2 = np.linalg.eigh(Q.T @ Q)
+            return Q @ (V2 / np.sqrt(w2))
+    return np.linalg.qr(Y, mode="reduced")[0]
+
+
+def gram_orth(G: np.ndarray) -> tuple[np.ndarray, float]:
+    """T with (Y T)^T (Y T) = I from G = Y^T Y, dropping numerically null directions."""
+    w, W = np.linalg.eigh((G + G.T) / 2)
+    keep = w > w[-1] * 1e-12
+    if not keep.any():
+        raise FloatingPointError("the outer sketch is zero: the operator vanished on every probe")
+    return W[:, keep] / np.sqrt(w[keep]), float(np.sqrt(w[-1] / w[keep][0]))
+
+
+def solve_from_gram(G: np.ndarray, second_gram, Z: np.ndarray, P_R: np.ndarray, k: int):
+    """Steps 3-5 from G = Y^T Y, without forming Q (shared by ``seigh`` and the streamed solve).
+
+    Q = Y T with T from ``gram_orth(G)``; when cond(Y) > ``GRAM_TWICE_ABOVE`` a second pass
+    T <- T gram_orth(second_gram(T)), second_gram(T) = (Y T)^T (Y T) from the products
+    (CholeskyQR2, Fukaya et al. 2014). Phi_L Q = Z[:, :r] T (the outer columns are the first r
+    inner measurements), Phi_R Q = P_R T (P_R = Phi_R Y), C = core(...), C = U L U^T.
+
+    Returns:
+        eigenvalues (|lambda| order), M = T U_k (the eigenvectors are Y M), and info (rank,
+        cond_Y, passes).
+    """
+    r = G.shape[0]
+    T, cond = gram_orth(G)
+    passes = 1
+    if cond > GRAM_TWICE_ABOVE:
+        T = T @ gram_orth(second_gram(T))[0]
+        passes = 2
+    w, U = symmetric_eigh(core(Z[:, :r] @ T, Z, P_R @ T))
+    info = {"rank": int(T.shape[1]), "cond_Y": float(cond), "passes": passes}
+    return w, T @ U[:, : min(k, len(w))], info
+
+
+def core(PhiL_Q: np.ndarray, Z: np.ndarray, PhiR_Q: np.ndarray) -> np.ndarray:
+    """C = (Phi_L Q)^+ Z ((Phi_R Q)^+)^T by two least-squares solves in float64, symmetrised.
+
+    From Z ~ (Phi_L Q) C (Phi_R Q)^T: X = (Phi_L Q)^+ Z = C (Phi_R Q)^T, then
+    C^T = (Phi_R Q)^+ X^T.
+    """
+    X = scipy.linalg.lstsq(np.asarray(PhiL_Q, np.float64), np.asarray(Z, np.float64))[0]
+    C = scipy.linalg.lstsq(np.asarray(PhiR_Q, np.float64), X.T)[0].T
+    return (C + C.T) / 2
+
+
+def unit_columns(D: int, i: int, j: int) -> np.ndarray:
+    """Columns i..j-1 of the D x D identity."""
+    E = np.zeros((D, j - i))
+    E[np.arange(i, j), np.arange(j - i)] = 1.0
+    return E

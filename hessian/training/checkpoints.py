@@ -1,0 +1,191 @@
+"""Training checkpoints: the flat parameters at each recorded step, one ``.npz`` file per step.
+
+A checkpoint also holds the model's floating buffers (BatchNorm running statistics, which the
+eval-mode Hessian depends on), the training loss and accuracy at that step (over the whole training
+set) and the ``run_key``: a hash of everything that defines the training run (problem, data,
+learning rate, batch size, seed). Resuming into a directory written by another run is refused.
+Files are written to a temporary name and renamed, so a killed run never leaves a half-written
+checkpoint that looks complete.
+
+    train_recorded(problem, "runs/x/checkpoints", steps=1000, record_steps=range(0, 1001, 100),
+                   lr=0.3, batch_size=500, seed=12345)
+
+trains only what is missing: it restarts from the latest checkpoint (plain SGD has no state but
+the parameters and the batch order, which ``training.sgd`` replays from the seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hessian.exceptions import CheckpointMismatchError
+from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
+from hessian.training import loop
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    params: np.ndarray
+    loss: float
+    accuracy: float
+    run_key: str
+    path: Path
+    buffers: np.ndarray  # floating model buffers (BatchNorm statistics); empty for most models
+
+
+def run_key(**settings) -> str:
+    """A short stable hash of the settings that define a training run."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def path_for(directory: str | Path, step: int) -> Path:
+    return Path(directory) / f"step_{int(step):06d}.npz"
+
+
+def save(
+    directory: str | Path, step: int, params, *, loss: float, accuracy: float, key: str,
+    buffers=None,
+) -> Path:  # fmt: skip
+    """Write one checkpoint atomically (temporary file, then rename)."""
+    path = path_for(directory, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            params=np.asarray(params),
+            step=step,
+            loss=loss,
+            accuracy=accuracy,
+            run_key=np.array(key),
+            buffers=np.zeros(0) if buffers is None else np.asarray(buffers, dtype=np.float64),
+        )
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint; a truncated or foreign file raises ``ValueError`` naming the path."""
+    path = Path(path)
+    try:
+        with np.load(path) as z:
+            return Checkpoint(
+                int(z["step"]),
+                np.array(z["params"]),
+                float(z["loss"]),
+                float(z["accuracy"]),
+                str(z["run_key"]),
+                path,
+                np.array(z["buffers"]) if "buffers" in z else np.zeros(0),
+            )
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
+
+
+def existing(directory: str | Path, key: str) -> dict[int, Checkpoint]:
+    """The readable checkpoints of run ``key`` in ``directory`` (step -> Checkpoint).
+
+    Raises ``CheckpointMismatchError`` if a checkpoint there belongs to another run; unreadable
+    files are ignored (they are re-written).
+    """
+    out = {}
+    for path in sorted(Path(directory).glob("step_*.npz")):
+        try:
+            ck = load(path)
+        except ValueError:
+            continue
+        if ck.run_key != key:
+            raise CheckpointMismatchError(
+                f"{path} was written by another training run (run key {ck.run_key}, this run "
+                f"{key}): use another run directory or delete the old checkpoints"
+            )
+        out[ck.step] = ck
+    return out
+
+
+def train_recorded(
+    problem,
+    directory: str | Path,
+    *,
+    steps: int,
+    record_steps: Iterable[int],
+    lr: float,
+    batch_size: int,
+    seed: int,
+    key: str,
+    on_record: Callable[[Checkpoint], None] | None = None,
+    progress: bool = False,
+) -> dict[int, Checkpoint]:
+    """Train ``problem`` with plain SGD, checkpointing every recorded step; resume what exists.
+
+    Args:
+        problem: a ``hessian.problems.Problem`` (its model is trained in place).
+        directory: where the checkpoints live.
+        key: the run key (``run_key(...)`` of the settings); foreign checkpoints are refused.
+        on_record: called with each checkpoint written by this call (not the reused ones).
+        progress: show a progress bar of the SGD steps (rich; plain lines when not a terminal).
+
+    Returns:
+        {step: Checkpoint} for every recorded step.
+    """
+    record = sorted(set(int(t) for t in record_steps))
+    if not record:
+        raise ValueError("record_steps is empty: nothing to train for")
+    if record[0] < 0 or record[-1] > steps:
+        raise ValueError(f"record steps must lie in 0..{steps}, got {record[0]}..{record[-1]}")
+    have = existing(directory, key)
+    missing = [t for t in record if t not in have]
+    if not missing:
+        return {t: have[t] for t in record}
+    # restart from the latest checkpoint before the first missing step (or from the start)
+    earlier = [t for t in have if t < missing[0]]
+    start = max(earlier) if earlier else 0
+    if earlier:  # else: the problem's own seeded initialisation is step 0
+        load_flat_params(problem.model, have[start].params)
+        if have[start].buffers.size:
+            load_flat_buffers(problem.model, have[start].buffers)
+
+    def write(step: int, flat: torch.Tensor) -> None:
+        if step in have:
+            return
+        loss, acc = loop.evaluate(problem.model, problem.train_data, loss=problem.loss)
+        ck_path = save(
+            directory, step, flat.detach().cpu().numpy(), loss=loss, accuracy=acc, key=key,
+            buffers=flat_buffers(problem.model),
+        )  # fmt: skip
+        have[step] = load(ck_path)
+        if on_record is not None:
+            on_record(have[step])
+
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task("training", total=missing[-1], completed=start)
+        loop.sgd(
+            problem.model,
+            problem.train_data,
+            steps=missing[-1],
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            record_steps=[t for t in record if start <= t <= missing[-1]],
+            loss=problem.loss,
+            on_record=write,
+            start_step=start,
+            on_step=lambda t: bar.update(task, completed=t),
+        )
+    return {t: have[t] for t in record}
