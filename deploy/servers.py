@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hessian.exceptions import InsecureBindError
+from hessian.out_of_core.cluster import threads_per_worker
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -149,7 +150,7 @@ def dask_worker(
 ):
     """``dask worker`` processes for measurement blocks: one task at a time each, with
     ``threads`` torch/MKL/OpenMP threads (Dask's default of 1 halves the HVP speed)."""
-    n = threads or max(1, (os.cpu_count() or 1) // n_workers)
+    n = threads_per_worker(n_workers, threads)
     argv = [_exe("dask"), "worker", address, "--nworkers", str(n_workers), "--nthreads", "1",
             "--host", host, "--no-dashboard"]  # fmt: skip
     if tls_ca and tls_cert and tls_key:

@@ -18,6 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hessian.defaults import MAX_DENSE_D
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Top Hessian eigenspaces by sketching, related to parameter masks "
@@ -187,7 +189,7 @@ def exact(
     """The dense float64 exact reference at one step (small problems only)."""
     cfg = _config(config, set_)
     _recorded(cfg, step)
-    if cfg.D > 40_000:
+    if cfg.D > MAX_DENSE_D:
         err.print(f"[red]error:[/] {cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
         raise typer.Exit(2)
     _servers_up(cfg)

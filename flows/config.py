@@ -19,10 +19,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hessian import problems
+from hessian import defaults, problems
 from hessian.exceptions import ConfigError
-
-MAX_EXACT_D = 20_000  # "auto" computes the dense exact reference up to this many parameters
 
 
 class _Section(BaseModel):
@@ -69,26 +67,32 @@ class TrainConfig(_Section):
 class SketchConfig(_Section):
     k: int | None = Field(None, ge=1, description="eigenpairs (default: the problem's)")
     s: int | None = Field(None, ge=1, description="HVPs, the inner sketch size (default 2k)")
-    oversample: int | None = Field(None, ge=0, description="extra outer columns (default k//4)")
+    oversample: int | None = Field(
+        None, ge=0, description="extra outer columns (default min(k // 4, s - k))"
+    )
     noise: Literal["gaussian", "rademacher", "ssrft", "sparse"] = "sparse"
     seed: int = Field(0, ge=0)
     kind: Literal["hessian", "ggn"] = "hessian"
-    block_size: int = Field(32, ge=1, description="vectors per data pass")
+    block_size: int = Field(defaults.VECTORS_PER_PASS, ge=1, description="vectors per data pass")
     batch_size: int | None = Field(None, ge=1, description="samples per forward pass (all)")
     dtype: Literal["float32", "float64"] = "float32"
-    chunk_rows: int = Field(65_536, ge=65_536, description="Zarr row chunk (multiple of 65,536)")
-    probes: int = Field(30, ge=2, description="probes of the a-posteriori error estimate")
+    chunk_rows: int = Field(
+        defaults.CHUNK_ROWS, ge=defaults.TILE, description=f"Zarr row chunk (n x {defaults.TILE:,})"
+    )
+    probes: int = Field(
+        defaults.APOSTERIORI_PROBES, ge=2, description="probes of the a-posteriori error estimate"
+    )
 
     @field_validator("chunk_rows")
     @classmethod
     def _chunk(cls, v):
-        if v % 65_536:
-            raise ValueError("must be a multiple of 65,536")
+        if v % defaults.TILE:
+            raise ValueError(f"must be a multiple of {defaults.TILE:,}")
         return v
 
 
 class AnalysisConfig(_Section):
-    random_draws: int = Field(100, ge=1)
+    random_draws: int = Field(defaults.RANDOM_DRAWS, ge=1)
     seed: int = Field(0, ge=0)
     metric_ks: list[int] | None = Field(None, description="k for the Grassmannian metrics")
     table_ks: list[int] | None = Field(None, description="k shown in the final table")
@@ -96,7 +100,7 @@ class AnalysisConfig(_Section):
 
 class ExactConfig(_Section):
     enabled: bool | Literal["auto"] = Field(
-        "auto", description=f"dense exact reference (auto: D <= {MAX_EXACT_D:,})"
+        "auto", description=f"dense exact reference (auto: D <= {defaults.MAX_AUTO_EXACT_D:,})"
     )
     steps: list[int] | Literal["all"] | None = Field(
         None, description='steps with a reference: a list, "all", or None: the first, middle and '
@@ -173,7 +177,7 @@ class RunConfig(_Section):
             raise ConfigError(f"data: no such file or directory: {c.data}")
         sk = c.sketch
         sk.k = sk.k or min(ps.k, ps.D)
-        sk.s = sk.s or min(2 * sk.k, ps.D)
+        sk.s = sk.s or min(defaults.sketch_size(sk.k), ps.D)
         if sk.k > sk.s:
             raise ConfigError(f"sketch.k = {sk.k} must not exceed sketch.s = {sk.s}")
         if sk.s > ps.D:
@@ -190,8 +194,8 @@ class RunConfig(_Section):
         a.table_ks = a.table_ks or sorted({min(100, sk.k), sk.k})
         e = c.exact
         if e.enabled == "auto":
-            e.enabled = ps.D <= MAX_EXACT_D
-        if e.enabled and ps.D > 40_000:
+            e.enabled = ps.D <= defaults.MAX_AUTO_EXACT_D
+        if e.enabled and ps.D > defaults.MAX_DENSE_D:
             raise ConfigError(f"exact.enabled: D = {ps.D:,} is too large for a dense reference")
         rec = t.record_steps
         if e.steps == "all":

@@ -7,6 +7,7 @@ from prefect import flow
 from flows.common import cached, checkpoint_id, op_dict, prepare, resolve
 from flows.config import ConfigError
 from flows.sketch import find_checkpoint
+from hessian.defaults import MAX_DENSE_D
 from hessian.out_of_core import SketchStore
 from tasks import analysis, sketching
 
@@ -15,7 +16,7 @@ from tasks import analysis, sketching
 def exact(config: dict | str | None = None, step: int = 0, overrides: list[str] | None = None):
     """Exact eigenpairs and their mask analysis at ``step``; compared with the sketch if solved."""
     cfg = resolve(config, overrides or [])
-    if cfg.D > 40_000:
+    if cfg.D > MAX_DENSE_D:
         raise ConfigError(f"{cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
     lay = prepare(cfg)
     ck = find_checkpoint(cfg, step)

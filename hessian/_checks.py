@@ -55,4 +55,6 @@ def memory_budget(memory: int | None) -> int:
     """Bytes a solver may hold: ``memory`` if given, else 80 % of the memory available now."""
     import psutil
 
-    return int(memory) if memory else int(0.8 * psutil.virtual_memory().available)
+    from hessian.defaults import MEMORY_FRACTION
+
+    return int(memory) if memory else int(MEMORY_FRACTION * psutil.virtual_memory().available)

@@ -15,6 +15,11 @@ from hessian import problems, training
 TRAIN_STEPS = 300
 
 
+def rel_err(A, B) -> float:
+    """max |A - B| relative to max |B|."""
+    return np.abs(A - B).max() / np.abs(B).max()
+
+
 def small_mlp() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh(), nn.Linear(7, 4)).double()

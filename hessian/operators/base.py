@@ -27,6 +27,7 @@ from threadpoolctl import ThreadpoolController
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from hessian.defaults import VECTORS_PER_PASS
 from hessian.exceptions import NondeterministicOperatorError
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -92,7 +93,7 @@ class CurvatureOperator:
         *,
         loss: LossFn | None = None,
         batch_size: int | None = None,
-        block_size: int = 32,
+        block_size: int = VECTORS_PER_PASS,
         dtype: torch.dtype | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
         eval_mode: bool = True,

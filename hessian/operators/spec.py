@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from hessian import problems
+from hessian.defaults import VECTORS_PER_PASS
 from hessian.operators.base import CurvatureOperator
 from hessian.operators.ggn import GGNOperator
 from hessian.operators.hessian import HessianOperator
@@ -48,7 +49,7 @@ class OperatorSpec:
     kind: str = "hessian"
     dtype: str = "float32"
     batch_size: int | None = 128
-    block_size: int = 32
+    block_size: int = VECTORS_PER_PASS
     threads: int | None = None
     seed: int | None = None
     n_train: int | None = None

@@ -26,7 +26,7 @@ import torch
 from hessian.exceptions import StoreMismatchError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.store import SketchStore
-from hessian.solvers.sketching_matrices import STREAM_LEFT, STREAM_RIGHT, sketching_matrix
+from hessian.solvers.sketching_matrices import sketch_pair
 
 
 @dataclass
@@ -49,16 +49,6 @@ _CONTEXTS: dict[str, _Context] = {}
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who measured a block (host:pid)
 
 
-def _sketching_matrices(store: SketchStore):
-    st = store.settings
-    R = sketching_matrix(st.noise, st.s, st.D, st.seed, STREAM_RIGHT)
-    L = sketching_matrix(st.noise, st.s, st.D, st.seed, STREAM_LEFT)
-    if hasattr(R, "cache"):  # sparse sign: keep what each side needs between blocks
-        R.cache("rows")
-        L.cache("cols")
-    return R, L
-
-
 def _context(url: str, op=None) -> _Context:
     """This process's context for the store at ``url`` (built once)."""
     ctx = _CONTEXTS.get(url)
@@ -74,7 +64,8 @@ def _context(url: str, op=None) -> _Context:
                 f"at {url} was made for (fingerprint {fp[:12]} vs "
                 f"{store.group.attrs['fingerprint'][:12]}): data or parameters differ"
             )
-        ctx = _Context(store, op, *_sketching_matrices(store))
+        st = store.settings
+        ctx = _Context(store, op, *sketch_pair(st.noise, st.s, st.D, st.seed))
         _CONTEXTS[url] = ctx
     return ctx
 

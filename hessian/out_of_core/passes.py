@@ -17,9 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hessian.out_of_core.row_chunks import fold, sum_parts
+from hessian.defaults import APOSTERIORI_EPS, APOSTERIORI_PROBES
+from hessian.operators.counting import CountingOperator
+from hessian.out_of_core.row_chunks import blas_threads, fold, sum_parts
 from hessian.out_of_core.store import SketchStore
-from hessian.solvers.sketching_matrices import sketching_matrix
+from hessian.solvers.accuracy import FrobeniusErrorEstimate, probes
+from hessian.solvers.linalg import nested_overlaps
 
 
 @dataclass
@@ -67,7 +70,7 @@ def overlaps(
     n_rows = rows.shape[0]
     Mk = M[:, :k_max]
     t0 = time.perf_counter()
-    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+    blas = blas_threads(scheduler, num_workers)
 
     def chunk_part(ab):
         a, b = ab
@@ -153,7 +156,7 @@ def gather(
     for n, S in sets.items():
         if S.ndim != 1 or S.size == 0 or S.min() < 0 or S.max() >= store.settings.D:
             raise ValueError(f"mask {n!r} must be 1-D indices in 0..{store.settings.D - 1}")
-    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+    blas = blas_threads(scheduler, num_workers)
 
     def chunk_part(ab):
         a, b = ab
@@ -208,40 +211,35 @@ def cross_overlap(
     Ma, Mb = A.transform(), B.transform()
     k_max = min(Ma.shape[1], Mb.shape[1]) if k_max is None else int(k_max)
     Ma, Mb = Ma[:, :k_max], Mb[:, :k_max]
-    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+    blas = blas_threads(scheduler, num_workers)
 
     def part(ab):
         with threadpool_limits(blas, user_api="blas"):
             return ((A.read_outer(*ab) @ Ma).T @ (B.read_outer(*ab) @ Mb),)
 
     (C,) = fold(A.row_chunks(), part, sum_parts, scheduler, num_workers)
-    P = np.cumsum(np.cumsum(C * C, axis=0), axis=1)
-    return np.diagonal(P) / np.arange(1, k_max + 1)
+    return nested_overlaps(C)
 
 
 def aposteriori_error(
-    url: str, op, *, n: int = 30, seed: int = 0, eps: float = 0.5, scheduler="threads",
-    num_workers: int = 2,
-):  # fmt: skip
+    url: str, op, *, n: int = APOSTERIORI_PROBES, seed: int = 0, eps: float = APOSTERIORI_EPS,
+    scheduler="threads", num_workers: int = 2,
+) -> FrobeniusErrorEstimate:  # fmt: skip
     """``hessian.aposteriori_error`` for a stored sketch: n probes, V streamed by row chunks.
 
     E = H W - V diag(lambda) V^T W for n Gaussian probes W; ||E||_F^2 / n estimates
     ||H - H_hat||_F^2 (Martinsson & Tropp 2020, §12.2). Two streamed passes over V (V^T W, then
     the residual); H W is held in memory (D x n).
     """
-    from hessian.operators.counting import CountingOperator
-    from hessian.solvers.accuracy import FrobeniusErrorEstimate, probability_bounds
-    from hessian.solvers.sketching_matrices import STREAM_PROBES
-
     store = SketchStore.open(url)
     lam = store.eigenvalues()
     M = store.transform()
     A = CountingOperator(op)
     if A.D != store.settings.D:
         raise ValueError(f"the operator has D = {A.D}, the store {store.settings.D}")
-    W = sketching_matrix("gaussian", n, A.D, seed, STREAM_PROBES).rows(0, n).T
+    W = probes(n, A.D, seed)
     HW = A(W)
-    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+    blas = blas_threads(scheduler, num_workers)
 
     def vtw(ab):
         with threadpool_limits(blas, user_api="blas"):
@@ -257,9 +255,4 @@ def aposteriori_error(
             return (float(np.sum(E * E)),)
 
     (err2,) = fold(store.row_chunks(), resid, sum_parts, scheduler, num_workers)
-    err = float(np.sqrt(err2 / n))
-    norm = float(np.sqrt(np.sum(HW**2) / n))
-    lo_p, hi_p = probability_bounds(n, eps)
-    return FrobeniusErrorEstimate(
-        err, norm, n, lo_p, hi_p, (err / np.sqrt(1 + eps), err / np.sqrt(1 - eps))
-    )
+    return FrobeniusErrorEstimate.from_probes(err2, np.sum(HW**2), n, eps)

@@ -10,6 +10,12 @@ from __future__ import annotations
 import dask.bag as db
 
 
+def blas_threads(scheduler, num_workers: int) -> int | None:
+    """BLAS threads per task of a pass: 1 where several dask threads share the cores, else
+    BLAS's own (None)."""
+    return 1 if scheduler == "threads" and num_workers > 1 else None
+
+
 def fold(chunks, fn, combine, scheduler, num_workers):
     """``fn`` over every chunk, its results folded with ``combine``."""
     bag = db.from_sequence(chunks, npartitions=len(chunks))

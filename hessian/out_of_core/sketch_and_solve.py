@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hessian import defaults
 from hessian.exceptions import CorruptBlockError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.measure import MeasureReport, run_measurements
 from hessian.out_of_core.store import SketchSettings, SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
-from hessian.solvers.sketching_matrices import TILE_COLS
 
 
 def sketch(
@@ -31,7 +31,7 @@ def sketch(
     seed: int = 0,
     noise: str = "sparse",
     dtype: str = "float32",
-    chunk_rows: int = TILE_COLS,
+    chunk_rows: int = defaults.CHUNK_ROWS,
     scheduler=None,
     n_workers: int = 1,
     threads: int | None = None,
@@ -47,9 +47,9 @@ def sketch(
     """
     op = spec.build(params, buffers)
     D = op.D
-    s = 2 * k if s is None else int(s)
+    s = defaults.sketch_size(k) if s is None else int(s)
     if oversample is None:
-        oversample = max(0, min(k // 4, s - k))
+        oversample = defaults.oversampling(k, s)
     settings = SketchSettings(
         D=D, k=k, s=s, oversample=oversample, seed=seed, noise=noise,
         block_size=spec.block_size, dtype=dtype, chunk_rows=chunk_rows,

@@ -34,8 +34,8 @@ import zarr
 from zarr.codecs import Crc32cCodec
 
 from hessian._version import __version__
+from hessian.defaults import CHUNK_ROWS, TILE, VECTORS_PER_PASS
 from hessian.exceptions import CorruptBlockError, StoreMismatchError
-from hessian.solvers.sketching_matrices import TILE_COLS
 
 __all__ = ["CorruptBlockError", "SketchSettings", "SketchStore", "StoreMismatchError"]
 
@@ -56,9 +56,9 @@ class SketchSettings:
     oversample: int = 0
     seed: int = 0
     noise: str = "sparse"
-    block_size: int = 32
+    block_size: int = VECTORS_PER_PASS
     dtype: str = "float32"
-    chunk_rows: int = TILE_COLS
+    chunk_rows: int = CHUNK_ROWS
 
     def __post_init__(self):
         if not 1 <= self.k <= self.D:
@@ -71,8 +71,8 @@ class SketchSettings:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.chunk_rows % TILE_COLS and self.chunk_rows < self.D:
-            raise ValueError(f"chunk_rows must be a multiple of {TILE_COLS} (or >= D)")
+        if self.chunk_rows % TILE and self.chunk_rows < self.D:
+            raise ValueError(f"chunk_rows must be a multiple of {TILE} (or >= D)")
 
     @property
     def r(self) -> int:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hessian.out_of_core.row_chunks import fold, sum_parts
+from hessian.out_of_core.row_chunks import blas_threads, fold, sum_parts
 from hessian.out_of_core.store import SketchStore
 from hessian.solvers.linalg import solve_from_gram
 from hessian.solvers.sketching_matrices import STREAM_RIGHT, sketching_matrix
@@ -64,7 +64,7 @@ def solve(
     t0 = time.perf_counter()
     Phi_R = sketching_matrix(st.noise, st.s, st.D, st.seed, STREAM_RIGHT)
     chunks = store.row_chunks()
-    blas = 1 if scheduler == "threads" and num_workers > 1 else None
+    blas = blas_threads(scheduler, num_workers)
 
     def stats(ab):
         a, b = ab

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hessian.defaults import APOSTERIORI_EPS, APOSTERIORI_PROBES
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.result import EigenResult
 from hessian.solvers.sketching_matrices import STREAM_PROBES, sketching_matrix
 
 
-def probability_bounds(n: int, eps: float = 0.5) -> tuple[float, float]:
+def probability_bounds(n: int, eps: float = APOSTERIORI_EPS) -> tuple[float, float]:
     """(P[estimate^2 <= (1-eps) truth^2], P[estimate^2 >= (1+eps) truth^2]) upper bounds."""
     if n < 1 or not 0 < eps < 1:
         raise ValueError(f"need n >= 1 and 0 < eps < 1, got n={n}, eps={eps}")
@@ -55,23 +56,34 @@ class FrobeniusErrorEstimate:
         """||H - H_hat||_F / ||H||_F (both estimated)."""
         return self.error / self.norm if self.norm > 0 else float("nan")
 
+    @classmethod
+    def from_probes(
+        cls, residual_sq: float, product_sq: float, n: int, eps: float = APOSTERIORI_EPS
+    ) -> FrobeniusErrorEstimate:
+        """The estimate from ||(H - H_hat) W||_F^2 and ||H W||_F^2 over n probes W."""
+        err = float(np.sqrt(residual_sq / n))
+        norm = float(np.sqrt(product_sq / n))
+        lo_p, hi_p = probability_bounds(n, eps)
+        return cls(err, norm, n, lo_p, hi_p, (err / np.sqrt(1 + eps), err / np.sqrt(1 - eps)))
+
+
+def probes(n: int, D: int, seed: int = 0) -> np.ndarray:
+    """The n standard Gaussian probes W (D x n) of the a-posteriori error (stream 2 of ``seed``)."""
+    return sketching_matrix("gaussian", n, D, seed, STREAM_PROBES).rows(0, n).T
+
 
 def aposteriori_error(
-    op, result: EigenResult, *, n: int = 30, seed: int = 0, eps: float = 0.5
-) -> FrobeniusErrorEstimate:
+    op, result: EigenResult, *, n: int = APOSTERIORI_PROBES, seed: int = 0,
+    eps: float = APOSTERIORI_EPS,
+) -> FrobeniusErrorEstimate:  # fmt: skip
     """A-posteriori Frobenius error of H_hat = V diag(lambda) V^T from n probes (one pass)."""
     A = CountingOperator(op)
-    W = sketching_matrix("gaussian", n, A.D, seed, STREAM_PROBES).rows(0, n).T
+    W = probes(n, A.D, seed)
     HW = A(W)
     V = np.asarray(result.eigenvectors, dtype=np.float64)
     lam = np.asarray(result.eigenvalues, dtype=np.float64)
     E = HW - V @ (lam[:, None] * (V.T @ W))
-    err = float(np.sqrt(np.sum(E**2) / n))
-    norm = float(np.sqrt(np.sum(HW**2) / n))
-    lo_p, hi_p = probability_bounds(n, eps)
-    return FrobeniusErrorEstimate(
-        err, norm, n, lo_p, hi_p, (err / np.sqrt(1 + eps), err / np.sqrt(1 - eps))
-    )
+    return FrobeniusErrorEstimate.from_probes(np.sum(E**2), np.sum(HW**2), n, eps)
 
 
 def scree_bounds(eigenvalues: np.ndarray, estimate: FrobeniusErrorEstimate):

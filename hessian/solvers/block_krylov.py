@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hessian import defaults
 from hessian._checks import check_k, memory_budget
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import orth
@@ -76,7 +77,7 @@ def block_krylov_eigh(
         raise ValueError(f"block must be >= 1, got {p}")
     if tol <= 0 or max_depth < 1:
         raise ValueError(f"tol must be > 0 and max_depth >= 1, got {tol}, {max_depth}")
-    b = int(block_size or min(A.block_size, 256))
+    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
     budget = memory_budget(memory)
 
     def blocks_that_fit(p):  # basis blocks that fit in the budget, besides work and the result

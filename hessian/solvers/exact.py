@@ -10,16 +10,18 @@ import numpy as np
 import scipy.linalg
 
 from hessian._checks import check_k
+from hessian._files import atomic_savez
+from hessian.defaults import MAX_DENSE_D, MAX_VECTORS_PER_CALL
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import unit_columns
 from hessian.solvers.result import EigenResult, order_by_magnitude
 
 
-def dense(op, block: int = 256) -> np.ndarray:
+def dense(op, block: int = MAX_VECTORS_PER_CALL) -> np.ndarray:
     """The operator as a dense, symmetrised float64 matrix (D x D). Small problems only."""
     A = CountingOperator(op)
-    if A.D > 40_000:
-        raise ValueError(f"D = {A.D} is too large for a dense reference (limit 40,000)")
+    if A.D > MAX_DENSE_D:
+        raise ValueError(f"D = {A.D} is too large for a dense reference (limit {MAX_DENSE_D:,})")
     M = np.empty((A.D, A.D))
     for i in range(0, A.D, block):
         j = min(A.D, i + block)
@@ -52,21 +54,13 @@ def save_reference(path, result: EigenResult, *, key: str) -> None:
     Eigenvalues are kept in float64; eigenvectors in float32 (half the disk; the overlaps
     computed from them change by ~1e-7).
     """
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            eigenvalues=np.asarray(result.eigenvalues, dtype=np.float64),
-            eigenvectors=np.asarray(result.eigenvectors, dtype=np.float32),
-            key=np.array(key),
-            n_hvp=result.n_hvp,
-        )
-    os.replace(tmp, path)
+    atomic_savez(
+        path,
+        eigenvalues=np.asarray(result.eigenvalues, dtype=np.float64),
+        eigenvectors=np.asarray(result.eigenvectors, dtype=np.float32),
+        key=np.array(key),
+        n_hvp=result.n_hvp,
+    )
 
 
 def load_reference(path, *, key: str | None = None) -> EigenResult:

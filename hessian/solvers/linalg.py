@@ -6,6 +6,7 @@
 - ``symmetric_eigh``: eigh of the symmetrised matrix, in |lambda| order;
 - ``core`` and ``solve_from_gram``: the core solve of the single-pass sketch, shared by the
   in-memory ``seigh`` and the streamed out-of-core solve;
+- ``nested_overlaps``: (1/k) ||C[:k, :k]||_F^2 for every k (overlaps of nested subspaces);
 - ``unit_columns``: a block of columns of the identity (dense references, exact diagonals).
 """
 
@@ -90,6 +91,17 @@ def core(PhiL_Q: np.ndarray, Z: np.ndarray, PhiR_Q: np.ndarray) -> np.ndarray:
     X = scipy.linalg.lstsq(np.asarray(PhiL_Q, np.float64), np.asarray(Z, np.float64))[0]
     C = scipy.linalg.lstsq(np.asarray(PhiR_Q, np.float64), X.T)[0].T
     return (C + C.T) / 2
+
+
+def nested_overlaps(C: np.ndarray) -> np.ndarray:
+    """(1/k) ||C[:k, :k]||_F^2 for every k = 1..n of an n x n matrix C, from the diagonal of the
+    2-D prefix sum of C**2.
+
+    With C = V[S, :] (mask rows of an eigenbasis) it is the mask's overlap for every k; with
+    C = A^T B (two orthonormal bases) the subspace overlap of their first k columns.
+    """
+    P = np.cumsum(np.cumsum(C * C, axis=0), axis=1)
+    return np.diagonal(P) / np.arange(1, P.shape[0] + 1)
 
 
 def unit_columns(D: int, i: int, j: int) -> np.ndarray:

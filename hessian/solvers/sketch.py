@@ -25,14 +25,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from hessian import defaults
 from hessian._checks import check_k, memory_budget
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import core, orth, solve_from_gram, symmetric_eigh
 from hessian.solvers.result import EigenResult
 from hessian.solvers.sketching_matrices import (
-    STREAM_LEFT,
     STREAM_RIGHT,
     TILE_COLS,
+    sketch_pair,
     sketching_matrix,
 )
 
@@ -86,9 +87,9 @@ def seigh(
     A = CountingOperator(op)
     D = A.D
     k = check_k(k, D)
-    s = 2 * k if s is None else int(s)
+    s = defaults.sketch_size(k) if s is None else int(s)
     if oversample is None:
-        oversample = max(0, min(k // 4, s - k))
+        oversample = defaults.oversampling(k, s)
     r = k + int(oversample)
     if oversample < 0 or power < 0:
         raise ValueError(f"oversample and power must be >= 0, got {oversample}, {power}")
@@ -96,7 +97,7 @@ def seigh(
         raise ValueError(f"k + oversample = {r} exceeds D = {D}")
     if power == 0 and not r <= s <= D:
         raise ValueError(f"s must satisfy k + oversample = {r} <= s <= D = {D}, got s = {s}")
-    b = int(block_size or min(A.block_size, 256))
+    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
     need = D * (r * (A.dtype.itemsize if power == 0 else 16) + 8 * k)
     budget = memory_budget(memory)
     if need > budget:
@@ -105,9 +106,8 @@ def seigh(
             f"sketch D x {r} and eigenvectors D x {k}); {budget / 2**30:.1f} GiB are available. "
             "Use the out-of-core sketch (hessian.out_of_core.sketch) at this size."
         )
-    Phi_R = sketching_matrix(noise, s if power == 0 else r, D, seed, STREAM_RIGHT)
-
     if power > 0:
+        Phi_R = sketching_matrix(noise, r, D, seed, STREAM_RIGHT)
         Yt = np.empty((r, D))  # Y^T: a block of products is a block of rows
         for i, Yb in _measure(A, Phi_R, 0, r, b):
             Yt[i : i + len(Yb)] = Yb
@@ -118,11 +118,8 @@ def seigh(
         V = Q @ U[:, :k]
         method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
     else:
-        Phi_L = sketching_matrix(noise, s, D, seed, STREAM_LEFT)
+        Phi_R, Phi_L = sketch_pair(noise, s, D, seed)  # sparse sign: each tile drawn once
         sparse = hasattr(Phi_R, "cache")
-        if sparse:  # sparse sign: draw each tile once, not once per block
-            Phi_R.cache("rows")
-            Phi_L.cache("cols")
         Yt = np.empty((r, D), dtype=A.dtype)  # Y^T, as measured: a block is a block of rows
         Z, P_R = np.empty((s, s)), np.empty((s, r))  # Phi_L [y_1 .. y_s], Phi_R Y
         for i, Yb in _measure(A, Phi_R, 0, s, b):
@@ -223,7 +220,7 @@ def nystrom(
     r = k + int(oversample)
     if r > D:
         raise ValueError(f"k + oversample = {r} exceeds D = {D}")
-    b = int(block_size or min(A.block_size, 256))
+    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
     Phi = sketching_matrix(noise, r, D, seed, STREAM_RIGHT)
     Omega = Phi.rows(0, r).T
     Y = np.concatenate([A(Omega[:, i : i + b]) for i in range(0, r, b)], axis=1)

@@ -32,9 +32,11 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from hessian.defaults import TILE
+
 NOISES = ("gaussian", "rademacher", "ssrft", "sparse")
 TILE_ROWS = 16
-TILE_COLS = 1 << 16
+TILE_COLS = TILE
 
 #: streams of one seed: independent matrices that never overlap
 STREAM_RIGHT, STREAM_LEFT, STREAM_PROBES, STREAM_DIAGONAL = 0, 1, 2, 3
@@ -313,3 +315,15 @@ def sketching_matrix(noise: str, s: int, D: int, seed: int, stream: int = 0) -> 
     if noise not in _KINDS:
         raise ValueError(f"unknown noise {noise!r}: choose one of {', '.join(NOISES)}")
     return _KINDS[noise](s, D, seed, stream)
+
+
+def sketch_pair(noise: str, s: int, D: int, seed: int) -> tuple[SketchingMatrix, SketchingMatrix]:
+    """The two matrices of a single-pass sketch: Phi_R (its rows are the test vectors) and Phi_L
+    (applied to the products), streams 0 and 1 of ``seed``. A sparse sign pair keeps the tiles
+    each side needs between calls: Phi_R by rows, Phi_L by columns."""
+    R = sketching_matrix(noise, s, D, seed, STREAM_RIGHT)
+    L = sketching_matrix(noise, s, D, seed, STREAM_LEFT)
+    if isinstance(R, SparseSign):
+        R.cache("rows")
+        L.cache("cols")
+    return R, L

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hessian.defaults import METRIC_KS, RANDOM_DRAWS
 from hessian.out_of_core import passes
 from hessian.out_of_core.store import SketchStore
+from hessian.solvers.accuracy import eigenvalue_errors
+from hessian.solvers.linalg import nested_overlaps
 from hessian.study import masks, metrics
 
 
@@ -68,7 +71,7 @@ class StepAnalysis:
 
 def default_metric_ks(k: int) -> list[int]:
     """The k at which the Grassmannian metrics are reported: 10, 50, 100, 200, ... and k."""
-    return sorted({kk for kk in (10, 50, 100, 200, 500, 1000) if kk < k} | {k})
+    return sorted({kk for kk in METRIC_KS if kk < k} | {k})
 
 
 def _curves(mag, rnd, best, D: int, k: int) -> dict[str, np.ndarray]:
@@ -100,7 +103,7 @@ def analyze_sketch(
     params,
     *,
     step: int = 0,
-    draws: int = 100,
+    draws: int = RANDOM_DRAWS,
     seed: int = 0,
     metric_ks=None,
     scheduler="threads",
@@ -125,7 +128,7 @@ def analyze_sketch(
 
 
 def analyze_eigenpairs(
-    eigenvalues, eigenvectors, params, *, step: int = 0, draws: int = 100, seed: int = 0,
+    eigenvalues, eigenvectors, params, *, step: int = 0, draws: int = RANDOM_DRAWS, seed: int = 0,
     metric_ks=None,
 ) -> StepAnalysis:  # fmt: skip
     """``analyze_sketch`` for eigenpairs held in memory (e.g. the exact reference)."""
@@ -151,17 +154,13 @@ def compare_to_reference(url: str, eigenvalues, eigenvectors) -> dict:
     Returns the subspace overlap ||V_sketch[:, :k]^T V_ref[:, :k]||_F^2 / k for every k, and
     eigenvalue errors (``hessian.eigenvalue_errors``: by index and matched to the nearest).
     """
-    from hessian.solvers.accuracy import eigenvalue_errors
-
     store = SketchStore.open(url)
     Vs = store.eigenvectors()
     Vr = np.asarray(eigenvectors, dtype=np.float64)
     k = min(Vs.shape[1], Vr.shape[1])
-    C = Vs[:, :k].T @ Vr[:, :k]
-    P = np.cumsum(np.cumsum(C * C, axis=0), axis=1)
     errs = eigenvalue_errors(store.eigenvalues()[:k], np.asarray(eigenvalues)[:k])
     return {
-        "subspace_overlap": (np.diagonal(P) / np.arange(1, k + 1)).tolist(),
+        "subspace_overlap": nested_overlaps(Vs[:, :k].T @ Vr[:, :k]).tolist(),
         "eigenvalue_relative_error_median": float(np.median(errs["matched"])),
         "eigenvalue_relative_error_max": float(np.max(errs["matched"])),
     }

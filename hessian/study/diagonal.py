@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from hessian.defaults import HUTCHINSON_PROBES, MAX_VECTORS_PER_CALL
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import unit_columns
 from hessian.solvers.sketching_matrices import STREAM_DIAGONAL, sketching_matrix
 
 
-def hutchinson_diagonal(op, n_probes: int = 100, *, seed: int = 0, block: int = 64) -> np.ndarray:
+def hutchinson_diagonal(
+    op, n_probes: int = HUTCHINSON_PROBES, *, seed: int = 0, block: int = 64
+) -> np.ndarray:
     """Unbiased estimate of diag(M) from ``n_probes`` Rademacher probes (float64, shape (D,))."""
     if n_probes < 1:
         raise ValueError(f"n_probes must be >= 1, got {n_probes}")
@@ -28,7 +31,7 @@ def hutchinson_diagonal(op, n_probes: int = 100, *, seed: int = 0, block: int = 
     return acc / n_probes
 
 
-def exact_diagonal(op, block: int = 256) -> np.ndarray:
+def exact_diagonal(op, block: int = MAX_VECTORS_PER_CALL) -> np.ndarray:
     """diag(M) exactly, by M @ e_i in column blocks (D products; small problems only)."""
     A = CountingOperator(op)
     out = np.empty(A.D)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hessian._checks import as_eigenvectors, check_int, to_numpy
+from hessian.solvers.linalg import nested_overlaps
 
 __all__ = [
     "chance",
@@ -103,7 +104,7 @@ def overlap(mask_indices: Any, eigenvectors: Any, k_max: int | None = None) -> n
     """Overlap for every k = 1..k_max from one gather (method.md §4).
 
     W = V[S[:k_max], :k_max] (float64), P = 2-D prefix sum of W**2 (cumsum over both axes),
-    overlap(k) = P[k-1, k-1] / k = (1/k) ||V[S[:k], :k]||_F^2.
+    overlap(k) = P[k-1, k-1] / k = (1/k) ||V[S[:k], :k]||_F^2 (``nested_overlaps(W)``).
 
     Args:
         mask_indices: (k_S,) mask in rank order, or (draws, k_S) for several masks.
@@ -122,13 +123,10 @@ def overlap(mask_indices: Any, eigenvectors: Any, k_max: int | None = None) -> n
     limit = min(S.shape[-1], kv)
     k_max = limit if k_max is None else check_int(k_max, 1, limit, "k_max")
     rows = S[None, :k_max] if S.ndim == 1 else S[:, :k_max]
-    ks = np.arange(1, k_max + 1, dtype=np.float64)
     out = np.empty((rows.shape[0], k_max), dtype=np.float64)
     Vk = V[:, :k_max]
     for i, r in enumerate(rows):  # one (k_max x k_max) gather per mask: bounded memory
-        W = Vk[r].astype(np.float64)
-        P = np.cumsum(np.cumsum(W * W, axis=0), axis=1)
-        out[i] = np.diagonal(P) / ks
+        out[i] = nested_overlaps(Vk[r].astype(np.float64))
     return out[0] if S.ndim == 1 else out
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hessian._files import atomic_savez
 from hessian.exceptions import CheckpointMismatchError
 from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
 from hessian.training import loop
@@ -57,23 +57,15 @@ def save(
     buffers=None,
 ) -> Path:  # fmt: skip
     """Write one checkpoint atomically (temporary file, then rename)."""
-    path = path_for(directory, step)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            params=np.asarray(params),
-            step=step,
-            loss=loss,
-            accuracy=accuracy,
-            run_key=np.array(key),
-            buffers=np.zeros(0) if buffers is None else np.asarray(buffers, dtype=np.float64),
-        )
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return atomic_savez(
+        path_for(directory, step),
+        params=np.asarray(params),
+        step=step,
+        loss=loss,
+        accuracy=accuracy,
+        run_key=np.array(key),
+        buffers=np.zeros(0) if buffers is None else np.asarray(buffers, dtype=np.float64),
+    )
 
 
 def load(path: str | Path) -> Checkpoint:

@@ -8,11 +8,7 @@ from torch import nn
 
 import hessian
 from hessian import NondeterministicOperatorError
-from tests.conftest import small_data, small_mlp
-
-
-def rel_err(A, B):
-    return np.abs(A - B).max() / np.abs(B).max()
+from tests.conftest import rel_err, small_data, small_mlp
 
 
 def test_result_does_not_depend_on_data_batching(small_net):

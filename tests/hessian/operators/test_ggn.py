@@ -4,10 +4,7 @@ import numpy as np
 import pytest
 
 import hessian
-
-
-def rel_err(A, B):
-    return np.abs(A - B).max() / np.abs(B).max()
+from tests.conftest import rel_err
 
 
 @pytest.mark.parametrize("block_size", [1, 5, 64])

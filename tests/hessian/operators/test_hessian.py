@@ -5,10 +5,7 @@ import pytest
 import torch
 
 import hessian
-
-
-def rel_err(A, B):
-    return np.abs(A - B).max() / np.abs(B).max()
+from tests.conftest import rel_err
 
 
 @pytest.mark.parametrize("block_size", [1, 5, 64])

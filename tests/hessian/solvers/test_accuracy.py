@@ -7,7 +7,7 @@ import pytest
 
 import hessian
 from hessian.solvers import EigenResult, order_by_magnitude
-from hessian.solvers.accuracy import FrobeniusErrorEstimate
+from hessian.solvers.accuracy import FrobeniusErrorEstimate, probes
 
 D, K, N_PROBES, EPS = 300, 10, 30, 0.5
 SEEDS = range(40)
@@ -201,3 +201,13 @@ def test_residuals_of_exact_and_perturbed_pairs(case):
     wrong[0] *= 1.1
     rw = hessian.residuals(M, EigenResult(wrong, V[:, :K]), indices=[0])
     assert rw[0] == pytest.approx(0.1 / 1.1, rel=1e-8)
+
+
+def test_probes_and_the_estimate_from_their_sums():
+    W = probes(4, 100, seed=3)
+    assert W.shape == (100, 4)
+    np.testing.assert_array_equal(W, probes(4, 100, seed=3))
+    est = FrobeniusErrorEstimate.from_probes(residual_sq=4.0 * 9, product_sq=4.0 * 36, n=4)
+    assert (est.error, est.norm, est.relative, est.n_probes) == (3.0, 6.0, 0.5, 4)
+    assert est.interval == pytest.approx((3 / np.sqrt(1.5), 3 / np.sqrt(0.5)))
+    assert (est.p_below, est.p_above) == hessian.probability_bounds(4, 0.5)

@@ -6,6 +6,7 @@ import pytest
 from hessian.solvers.linalg import (
     core,
     gram_orth,
+    nested_overlaps,
     orth,
     solve_from_gram,
     symmetric_eigh,
@@ -71,3 +72,12 @@ def test_solve_from_gram_equals_the_explicit_basis(rng):
 
 def test_unit_columns():
     np.testing.assert_array_equal(unit_columns(5, 1, 3), np.eye(5)[:, 1:3])
+
+
+def test_nested_overlaps(rng):
+    A = np.linalg.qr(rng.standard_normal((50, 6)))[0]
+    B = np.linalg.qr(rng.standard_normal((50, 6)))[0]
+    curve = nested_overlaps(A.T @ B)
+    for k in range(1, 7):
+        assert curve[k - 1] == pytest.approx(np.sum((A[:, :k].T @ B[:, :k]) ** 2) / k)
+    np.testing.assert_allclose(nested_overlaps(A.T @ A), np.ones(6))
