@@ -29,7 +29,7 @@ def measure(name: str, blocks: list[int], n_hessian: int, batch: int, repeats: i
     rows = []
     for b in blocks:
         op = hessian.HessianOperator(
-            p.model, p.hessian_data, batch_size=batch, block_size=b, check_deterministic=False
+            p.model, p.hessian_data, batch_size=batch, vectors_per_pass=b, check_deterministic=False
         )
         V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b), dtype=dtype)
         op.matmat_rows(V)  # warm-up

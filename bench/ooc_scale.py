@@ -34,10 +34,10 @@ from hessian.out_of_core import SketchSettings, SketchStore, run_measurements
 
 
 def calibrate(op, blocks, repeats=3):
-    """Median seconds per vector for each block size (one warm-up pass each)."""
+    """Median seconds per vector for each vectors_per_pass (one warm-up pass each)."""
     out = {}
     for b in blocks:
-        op.block_size = b
+        op.vectors_per_pass = b
         V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b), dtype=op.dtype)
         op.matmat_rows(V)
         times = []
@@ -70,14 +70,16 @@ def main() -> None:
 
     with PeakMemory() as mem:
         print(f"calibrating the HVP on {a.problem} ...", flush=True)
-        spec0 = OperatorSpec(a.problem, n_hessian=a.n_hessian, batch_size=a.batch, block_size=1)
+        spec0 = OperatorSpec(
+            a.problem, n_hessian=a.n_hessian, batch_size=a.batch, vectors_per_pass=1
+        )
         op = spec0.build()
         per_vec = calibrate(op, a.blocks)
         best_b = min(per_vec, key=per_vec.get)
         spec = OperatorSpec(a.problem, n_hessian=a.n_hessian, batch_size=a.batch,
-                            block_size=best_b)  # fmt: skip
+                            vectors_per_pass=best_b)  # fmt: skip
         settings = SketchSettings(D=op.D, k=a.k, s=a.s, oversample=a.oversample,
-                                  block_size=best_b, noise="sparse")  # fmt: skip
+                                  vectors_per_block=best_b, noise="sparse")  # fmt: skip
         theta = op.theta.numpy().astype(np.float64)
         SketchStore.open_or_create(a.store, settings, fingerprint(op), spec.to_json(), theta)
         del op

@@ -99,7 +99,7 @@ def reference(p, name: str, steps: int, k_ref: int):
         z = np.load(f)
         return z["w"], z["V"].astype(np.float64), str(z["how"])
     op = hessian.HessianOperator(p.model.double(), _double(p.hessian_data),
-                                 block_size=CASES[name][3])  # fmt: skip
+                                 vectors_per_pass=CASES[name][3])  # fmt: skip
     p.model.float()
     t = time.perf_counter()
     if p.D <= 20_000:
@@ -128,7 +128,7 @@ def _block(p) -> int:
 
 
 def ours_sketch(p, k):
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=_block(p))
     r = hessian.seigh(op, k=k, s=min(2 * k, p.D), noise="sparse", seed=0)
     return r.eigenvalues, r.eigenvectors, op.stats.n_hvp, op.stats.n_passes
 
@@ -143,7 +143,7 @@ def ours_out_of_core(p, k, keep=None):
     from hessian.out_of_core import sketch
 
     name, (_, n_hessian, k_ref, b) = p.settings.name, CASES[p.settings.name]
-    spec = OperatorSpec(name, n_hessian=n_hessian, batch_size=None, block_size=b)
+    spec = OperatorSpec(name, n_hessian=n_hessian, batch_size=None, vectors_per_pass=b)
     url = tempfile.mkdtemp(prefix="peers-", dir=R) + "/sketch.zarr"
     try:
         res, rep = sketch(url, spec, p.flat_params().numpy(), k=k, s=min(2 * k, p.D),
@@ -158,7 +158,7 @@ def ours_out_of_core(p, k, keep=None):
 
 
 def ours_accurate(p, k):
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=_block(p))
     r = hessian.block_krylov_eigh(op, k=k, tol=1e-3, seed=0)
     return r.eigenvalues, r.eigenvectors, op.stats.n_hvp, op.stats.n_passes
 
@@ -166,7 +166,7 @@ def ours_accurate(p, k):
 def scipy_eigsh(p, k):
     from scipy.sparse.linalg import eigsh
 
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=1)
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=1)
     with threadpool_limits(1, user_api="blas"):  # ARPACK's BLAS threads fight torch's (stack.md)
         w, V = eigsh(op.to_scipy(), k=k, which="LM", tol=1e-4)
     return w, V, op.stats.n_hvp, op.stats.n_passes
@@ -194,7 +194,7 @@ def curvlinops_eigsh(p, k):
 def skerch_seigh(p, k):
     import skerch.algorithms as A
 
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=_block(p))
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=_block(p))
 
     class Lop:  # skerch needs .shape and @ on torch tensors
         shape = op.shape
@@ -290,10 +290,10 @@ METHODS = {  # label: (function, largest k it is run at)
 # --------------------------------------------------------------------------- measuring
 def per_vector_floor(p) -> float:
     """Best median per-vector HVP time over block sizes, on our operator (float32)."""
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=1)
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=1)
     best = np.inf
     for b in (1, 8, 32) if p.D < 5_000_000 else (1, 4, 8):
-        op.block_size = b
+        op.vectors_per_pass = b
         V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b))
         op.matmat_rows(V)
         ts = []

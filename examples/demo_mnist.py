@@ -36,7 +36,7 @@ def main(steps: int = 300, k: int = 355, s: int = 710, seed: int = 0) -> None:
     )
     console.print(f"trained {steps} SGD steps in {time.perf_counter() - t:.1f} s")
 
-    op = hessian.HessianOperator(p.model, p.hessian_data, block_size=32)
+    op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=32)
     t = time.perf_counter()
     r = hessian.seigh(op, k=k, s=s, seed=seed)
     t_sketch = time.perf_counter() - t

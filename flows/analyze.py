@@ -9,19 +9,21 @@ import time
 from prefect import flow, get_run_logger
 
 from flows import report
-from flows.common import cached, checkpoint_id, op_dict, prepare, resolve
+from flows.common import cached, checkpoint_id, prepare
+from flows.layout import Layout
+from flows.plan import Plan
 from flows.sketch import find_checkpoint
 from hessian.out_of_core import SketchStore
 from tasks import analysis, sketching
 
 
-def stored_sketches(cfg, lay) -> list[dict]:
+def stored_sketches(plan: Plan, lay: Layout) -> list[dict]:
     """Identities of the run's solved sketch stores made with the configured sketch settings
     (for ``analyze`` on its own); stores made with other settings are left out."""
     out = []
-    sk = cfg.sketch
+    sk = plan.sketch
     want = (sk.k, sk.s, sk.noise, sk.seed)
-    for t in cfg.train.record_steps:
+    for t in plan.train.record_steps:
         path = lay.sketch(t)
         if (path / "zarr.json").exists():
             store = SketchStore.open(str(path))
@@ -33,7 +35,7 @@ def stored_sketches(cfg, lay) -> list[dict]:
 
 @flow(name="analyze")
 def analyze(
-    config: dict | str | None = None,
+    config: Plan | dict | str | None = None,
     sketches: list[dict] | None = None,
     checkpoints: dict | None = None,
     overrides: list[str] | None = None,
@@ -46,11 +48,12 @@ def analyze(
         checkpoints: step -> checkpoint info (default: found, training what is missing).
         extra: more top-level fields for the summary (e.g. the MLflow run).
     """
-    cfg = resolve(config, overrides or [])
-    lay = prepare(cfg)
+    plan = Plan.of(config, overrides or [])
+    cfg = plan.config
+    lay = prepare(plan)
     log = get_run_logger()
     t0 = time.perf_counter()
-    sketches = sketches if sketches is not None else stored_sketches(cfg, lay)
+    sketches = sketches if sketches is not None else stored_sketches(plan, lay)
     if not sketches:
         raise FileNotFoundError(
             f"no solved sketches in {lay.root / 'sketches'}: run `hessian sketch` or "
@@ -58,25 +61,21 @@ def analyze(
         )
     sketches = sorted(sketches, key=lambda o: o["step"])
     cks = {int(t): c for t, c in (checkpoints or {}).items()}
-    a_cfg = cfg.analysis
-    op = op_dict(cfg)
     steps_out, analyses, exacts, cached_names = [], [], [], []
     for o in sketches:
         t = o["step"]
-        ck = cks.get(t) or find_checkpoint(cfg, t)
+        ck = cks.get(t) or find_checkpoint(plan, t)
         cks[t] = ck
         st = cached(analysis.analyze_step, lay)(
-            o["id"], checkpoint_id(ck), draws=a_cfg.random_draws, seed=a_cfg.seed,
-            metric_ks=a_cfg.metric_ks, return_state=True,
-        )  # fmt: skip
+            o["id"], checkpoint_id(ck), plan.analysis, return_state=True
+        )
         a = st.result()
         if st.name == "Cached":
             cached_names.append(f"analyze-step {t}")
         ex = None
         if t in cfg.exact_steps():
             st = cached(analysis.exact_reference, lay)(
-                str(lay.exact(t)), checkpoint_id(ck), o["id"], op=op, k=cfg.sketch.k,
-                draws=a_cfg.random_draws, seed=a_cfg.seed, metric_ks=a_cfg.metric_ks,
+                str(lay.exact(t)), checkpoint_id(ck), o["id"], plan.exact, plan.analysis,
                 return_state=True,
             )  # fmt: skip
             ex = st.result()

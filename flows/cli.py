@@ -45,11 +45,13 @@ SetOpt = Annotated[
 ]
 
 
-def _config(path: Path | None, overrides: list[str] | None):
-    from flows.config import ConfigError, load_config
+def _plan(path: Path | None, overrides: list[str] | None):
+    """The run's plan: its configuration, validated once here, and the stages' requests."""
+    from flows.plan import Plan
+    from hessian.exceptions import ConfigError
 
     try:
-        return load_config(path, overrides or [])
+        return Plan.of(path, overrides or [])
     except ConfigError as e:
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
@@ -91,9 +93,12 @@ def _recorded(cfg, step: int) -> None:
 
 def _run(fn):
     """Run a flow; known failures print one line and exit non-zero."""
-    from flows.config import ConfigError
-    from hessian.exceptions import CheckpointMismatchError, StoreMismatchError
-    from tasks.tracking import TrackingUnavailableError
+    from hessian.exceptions import (
+        CheckpointMismatchError,
+        ConfigError,
+        StoreMismatchError,
+        TrackingUnavailableError,
+    )
 
     try:
         return fn()
@@ -108,12 +113,13 @@ def _run(fn):
 @app.command()
 def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Run the pipeline: train, sketch every recorded step, analyse, track in MLflow."""
-    cfg = _config(config, set_)
+    plan = _plan(config, set_)
+    cfg = plan.config
     _servers_up(cfg, tracking=True, dask=True)
     from flows.pipeline import pipeline
     from flows.report import table
 
-    summary = _run(lambda: pipeline(cfg.model_dump(mode="json")))
+    summary = _run(lambda: pipeline(plan))
     console.print(table(summary))
     work = summary["work"]
     console.print(
@@ -128,11 +134,11 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
 @app.command()
 def train(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Train and checkpoint every recorded step (resumes)."""
-    cfg = _config(config, set_)
-    _servers_up(cfg)
+    plan = _plan(config, set_)
+    _servers_up(plan.config)
     from flows.train import train as flow
 
-    cks = _run(lambda: flow(cfg.model_dump(mode="json")))
+    cks = _run(lambda: flow(plan))
     for t, c in sorted(cks.items()):
         console.print(f"step {t}: loss {c['loss']:.4f}, accuracy {c['accuracy']:.3f}  {c['path']}")
 
@@ -144,12 +150,12 @@ def sketch(
     set_: SetOpt = None,
 ) -> None:
     """Sketch one recorded step (training it first if needed)."""
-    cfg = _config(config, set_)
-    _recorded(cfg, step)
-    _servers_up(cfg, dask=True)
+    plan = _plan(config, set_)
+    _recorded(plan.config, step)
+    _servers_up(plan.config, dask=True)
     from flows.sketch import sketch as flow
 
-    out = _run(lambda: flow(cfg.model_dump(mode="json"), step))
+    out = _run(lambda: flow(plan, step))
     lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
     console.print(
         f"step {step}: {out['k']} eigenpairs in {out['url']}; top: {lam}; a-posteriori "
@@ -160,22 +166,22 @@ def sketch(
 @app.command()
 def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Analyse every solved sketch of the run: masks, metrics, plots, summary.json."""
-    cfg = _config(config, set_)
+    plan = _plan(config, set_)
+    cfg = plan.config
     from flows.analyze import analyze as flow
     from flows.analyze import stored_sketches
-    from flows.layout import Layout
     from flows.report import table
 
     _servers_up(cfg)
-    lay = Layout.of(cfg.run_dir)
-    if not stored_sketches(cfg, lay):
+    lay = plan.layout
+    if not stored_sketches(plan, lay):
         err.print(
             f"[red]error:[/] no solved sketches in {lay.root / 'sketches'}: run `hessian sketch`"
             " or `hessian run` first"
         )
         raise typer.Exit(2)
 
-    summary = _run(lambda: flow(cfg.model_dump(mode="json")))
+    summary = _run(lambda: flow(plan))
     console.print(table(summary))
     console.print(f"summary: {Path(cfg.run_dir) / 'summary.json'}")
 
@@ -187,7 +193,8 @@ def exact(
     set_: SetOpt = None,
 ) -> None:
     """The dense float64 exact reference at one step (small problems only)."""
-    cfg = _config(config, set_)
+    plan = _plan(config, set_)
+    cfg = plan.config
     _recorded(cfg, step)
     if cfg.D > MAX_DENSE_D:
         err.print(f"[red]error:[/] {cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
@@ -195,7 +202,7 @@ def exact(
     _servers_up(cfg)
     from flows.exact import exact as flow
 
-    out = _run(lambda: flow(cfg.model_dump(mode="json"), step))
+    out = _run(lambda: flow(plan, step))
     a = out["analysis"]
     k = a["k"]
     console.print(
@@ -219,7 +226,7 @@ def ui(
 ) -> None:
     """The MLflow UI for a run's tracking store, on 127.0.0.1 only."""
     if tracking_uri is None:
-        cfg = _config(config, None)
+        cfg = _plan(config, None).config
         from flows.tracking import tracking_uri as uri_of
 
         tracking_uri = uri_of(cfg)

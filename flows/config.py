@@ -7,20 +7,44 @@
 
 Unset fields take the problem's paper settings (``hessian.problems.PROBLEMS``); ``resolve()``
 fills them in and checks the combination. A bad file gets one ``ConfigError`` naming the field.
+A run validates its configuration once (``load_config`` for a file, ``resolve`` for any form);
+``hessian_sketch.flows.plan.Plan`` then turns it into the typed request of each stage.
+
+Renamed fields keep working under their old names (``RENAMED``): ``sketch.block_size`` is now
+``sketch.vectors_per_pass`` (vectors per pass over the data); the store's job width has its own
+name, ``sketch.vectors_per_block`` (default: ``vectors_per_pass``).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hessian import defaults, problems
 from hessian.exceptions import ConfigError
+
+#: old field -> its new name (both dotted); the old names are still read
+RENAMED = {"sketch.block_size": "sketch.vectors_per_pass"}
+
+
+def _renamed_fields(section, name: str):
+    """A section's mapping with its old field names replaced by the new ones."""
+    if not isinstance(section, dict):
+        return section
+    out = dict(section)
+    for old, new in RENAMED.items():
+        (sec, old_key), (_, new_key) = old.split("."), new.split(".")
+        if sec == name and old_key in out:
+            if new_key in out:
+                raise ValueError(f"{old_key} is the old name of {new_key}: give one of them")
+            out[new_key] = out.pop(old_key)
+    return out
 
 
 class _Section(BaseModel):
@@ -73,7 +97,14 @@ class SketchConfig(_Section):
     noise: Literal["gaussian", "rademacher", "ssrft", "sparse"] = "sparse"
     seed: int = Field(0, ge=0)
     kind: Literal["hessian", "ggn"] = "hessian"
-    block_size: int = Field(defaults.VECTORS_PER_PASS, ge=1, description="vectors per data pass")
+    vectors_per_pass: int = Field(
+        defaults.VECTORS_PER_PASS, ge=1,
+        description="vectors multiplied per pass over the data (formerly block_size)",
+    )  # fmt: skip
+    vectors_per_block: int | None = Field(
+        None, ge=1, description="test vectors per measurement block: one Dask job each, and the "
+        "column width of the store's chunks (default: vectors_per_pass)",
+    )  # fmt: skip
     batch_size: int | None = Field(None, ge=1, description="samples per forward pass (all)")
     dtype: Literal["float32", "float64"] = "float32"
     chunk_rows: int = Field(
@@ -82,6 +113,11 @@ class SketchConfig(_Section):
     probes: int = Field(
         defaults.APOSTERIORI_PROBES, ge=2, description="probes of the a-posteriori error estimate"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data):
+        return _renamed_fields(data, "sketch")
 
     @field_validator("chunk_rows")
     @classmethod
@@ -178,6 +214,7 @@ class RunConfig(_Section):
         sk = c.sketch
         sk.k = sk.k or min(ps.k, ps.D)
         sk.s = sk.s or min(defaults.sketch_size(sk.k), ps.D)
+        sk.vectors_per_block = sk.vectors_per_block or sk.vectors_per_pass
         if sk.k > sk.s:
             raise ConfigError(f"sketch.k = {sk.k} must not exceed sketch.s = {sk.s}")
         if sk.s > ps.D:
@@ -233,7 +270,21 @@ def format_errors(e: ValidationError, source: str) -> str:
     return f"{source}: " + "; ".join(lines)
 
 
+def _renamed_tree(tree: dict) -> dict:
+    """The configuration tree with every old field name replaced by its new one."""
+    tree = dict(tree)
+    for old in RENAMED:
+        sec = old.split(".")[0]
+        if sec in tree:
+            try:
+                tree[sec] = _renamed_fields(tree[sec], sec)
+            except ValueError as e:
+                raise ConfigError(f"{sec}: {e}") from None
+    return tree
+
+
 def set_dotted(tree: dict, dotted: str, value) -> None:
+    dotted = RENAMED.get(dotted, dotted)
     keys = dotted.split(".")
     node = tree
     for key in keys[:-1]:
@@ -271,6 +322,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         if not isinstance(tree, dict):
             raise ConfigError(f"{path}: expected a mapping of fields at the top level")
         tree.setdefault("name", path.stem)
+        try:
+            tree = _renamed_tree(tree)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected section.field=value")
@@ -286,3 +341,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         raise ConfigError(format_errors(e, source)) from None
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+def resolve(config: dict | str | Path | RunConfig | None, overrides=()) -> RunConfig:
+    """A validated and resolved ``RunConfig`` from a dict, a file path, a RunConfig or None (the
+    defaults); ``overrides`` (``section.field=value``) apply on top.
+
+    Raises:
+        ConfigError: an unknown or invalid field, named in the message.
+    """
+    if isinstance(config, RunConfig):
+        config = config.model_dump(mode="json")
+    if not isinstance(config, dict):
+        return load_config(config, list(overrides))
+    tree = _renamed_tree(copy.deepcopy(config))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r}: expected section.field=value")
+        set_dotted(tree, key.strip(), yaml.safe_load(value))
+    try:
+        return RunConfig.model_validate(tree).resolve()
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, "config")) from None

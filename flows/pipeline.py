@@ -13,19 +13,23 @@ from prefect import flow, get_run_logger
 
 from flows import tracking as track
 from flows.analyze import analyze
-from flows.common import git_commit, prepare, redact, resolve, versions
+from flows.common import git_commit, prepare, redact, versions
+from flows.plan import Plan
 from flows.sketch import dask_scheduler, sketch
 from flows.train import train
 from tasks import tracking
 
 
 @flow(name="pipeline")
-def pipeline(config: dict | str | None = None, overrides: list[str] | None = None) -> dict:
-    """Run the whole study of a configuration; returns the summary (also in summary.json)."""
-    cfg = resolve(config, overrides or [])
-    lay = prepare(cfg)
+def pipeline(config: Plan | dict | str | None = None, overrides: list[str] | None = None) -> dict:
+    """Run the whole study of a configuration; returns the summary (also in summary.json).
+
+    ``config``: a path or a dict (as deployments pass it), or a ``Plan``: it is validated once
+    here, and the plan is handed to the stage flows as it is."""
+    plan = Plan.of(config, overrides or [])
+    cfg = plan.config
+    lay = prepare(plan)
     log = get_run_logger()
-    conf = cfg.model_dump(mode="json")
     t0 = time.perf_counter()
     uri = track.tracking_uri(cfg)
     provenance = {"git_commit": git_commit(), "versions": versions()}
@@ -38,16 +42,16 @@ def pipeline(config: dict | str | None = None, overrides: list[str] | None = Non
     log.info(f"MLflow run {run['run_id']} in {redact(uri)}")
     try:
         t = time.perf_counter()
-        cks = train(conf)
+        cks = train(plan)
         t_train = time.perf_counter() - t
         outcomes = []
         t = time.perf_counter()
-        with dask_scheduler(cfg) as address:
-            for step in cfg.train.record_steps:
-                outcomes.append(sketch(conf, step, checkpoint=cks[step], scheduler=address))
+        with dask_scheduler(plan) as address:
+            for step in plan.train.record_steps:
+                outcomes.append(sketch(plan, step, checkpoint=cks[step], scheduler=address))
         t_sketch = time.perf_counter() - t
         mlflow_info = {"tracking_uri": redact(uri)} | run
-        summary = analyze(conf, sketches=outcomes, checkpoints=cks, extra={"mlflow": mlflow_info})
+        summary = analyze(plan, sketches=outcomes, checkpoints=cks, extra={"mlflow": mlflow_info})
         summary["timings"] |= {
             "train": t_train,
             "sketch": t_sketch,

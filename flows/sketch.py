@@ -6,39 +6,36 @@ import contextlib
 
 from prefect import flow, get_run_logger
 
-from flows.common import cached, checkpoint_id, op_dict, prepare, resolve
-from flows.config import RunConfig
+from flows.common import cached, checkpoint_id, prepare
+from flows.plan import Plan
 from flows.train import train_checkpoints
+from hessian.exceptions import ConfigError
 from tasks import sketching
 
 
 @contextlib.contextmanager
-def dask_scheduler(cfg: RunConfig):
+def dask_scheduler(plan: Plan):
     """The Dask scheduler for measurement blocks: the configured address, "inprocess", or a
     LocalCluster kept for the duration (its address)."""
-    if cfg.dask.address:
-        yield cfg.dask.address
+    if plan.config.dask.address:
+        yield plan.config.dask.address
         return
     from hessian.out_of_core import local_cluster
 
-    with local_cluster(cfg.dask.n_workers, cfg.dask.threads) as cluster:
+    with local_cluster(plan.sketch.n_workers, plan.sketch.threads) as cluster:
         yield cluster.scheduler_address
 
 
-def find_checkpoint(cfg: RunConfig, step: int) -> dict:
+def find_checkpoint(plan: Plan, step: int) -> dict:
     """The checkpoint of ``step`` (training what is missing, which resumes from the latest)."""
-    t = cfg.train
-    if step not in t.record_steps:
-        from flows.config import ConfigError
-
-        raise ConfigError(f"step {step} is not a recorded step ({t.record_steps})")
-    cks = train_checkpoints(cfg)
-    return cks[step]
+    if step not in plan.train.record_steps:
+        raise ConfigError(f"step {step} is not a recorded step ({list(plan.train.record_steps)})")
+    return train_checkpoints(plan)[step]
 
 
 @flow(name="sketch")
 def sketch(
-    config: dict | str | None = None,
+    config: Plan | dict | str | None = None,
     step: int = 0,
     checkpoint: dict | None = None,
     scheduler: str | None = None,
@@ -50,26 +47,20 @@ def sketch(
         checkpoint: the step's checkpoint info (from the train flow); default: found or trained.
         scheduler: a Dask scheduler address (default: the config's, else a LocalCluster).
     """
-    cfg = resolve(config, overrides or [])
-    lay = prepare(cfg)
+    plan = Plan.of(config, overrides or [])
+    lay = prepare(plan)
     log = get_run_logger()
-    ck = checkpoint or find_checkpoint(cfg, step)
-    sk = cfg.sketch
-    op = op_dict(cfg)
+    ck = checkpoint or find_checkpoint(plan, step)
     with contextlib.ExitStack() as stack:
-        address = scheduler or stack.enter_context(dask_scheduler(cfg))
+        address = scheduler or stack.enter_context(dask_scheduler(plan))
         out = sketching.sketch(
-            str(lay.sketch(ck["step"])), checkpoint_id(ck), op=op, k=sk.k, s=sk.s,
-            oversample=sk.oversample, seed=sk.seed, noise=sk.noise, chunk_rows=sk.chunk_rows,
-            scheduler=address, n_workers=cfg.dask.n_workers, threads=cfg.dask.threads,
-        )  # fmt: skip
-    state = cached(sketching.aposteriori_error, lay)(
-        out["id"], op=op, probes=sk.probes, seed=sk.seed, return_state=True
-    )
+            str(lay.sketch(ck["step"])), checkpoint_id(ck), plan.sketch, scheduler=address
+        )
+    state = cached(sketching.aposteriori_error, lay)(out["id"], plan.sketch, return_state=True)
     out["aposteriori"] = state.result()
     out["cached"] = ["aposteriori-error"] if state.name == "Cached" else []
     log.info(
         f"step {ck['step']}: a-posteriori relative Frobenius error "
-        f"{out['aposteriori']['relative']:.3f} ({sk.probes} probes)"
+        f"{out['aposteriori']['relative']:.3f} ({plan.sketch.probes} probes)"
     )
     return out

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import prepare, resolve
-from flows.config import RunConfig
+from flows.common import prepare
+from flows.plan import Plan
 from tasks import training
 
 
-def train_checkpoints(cfg: RunConfig) -> dict:
-    """The train task for a resolved config: step -> checkpoint info (trains what is missing)."""
-    lay = prepare(cfg)
-    t = cfg.train
-    return training.train(
-        cfg.problem, str(lay.checkpoints), data=cfg.data, n_train=t.n_train,
-        n_hessian=cfg.n_hessian, steps=t.steps, record_steps=t.record_steps, lr=t.lr,
-        batch_size=t.batch_size, seed=t.seed,
-    )  # fmt: skip
+def train_checkpoints(plan: Plan) -> dict:
+    """The train task for a run: step -> checkpoint info (trains what is missing)."""
+    return training.train(plan.train, str(prepare(plan).checkpoints))
 
 
 @flow(name="train")
-def train(config: dict | str | None = None, overrides: list[str] | None = None) -> dict:
+def train(config: Plan | dict | str | None = None, overrides: list[str] | None = None) -> dict:
     """Train (resuming from the last checkpoint) and return step -> checkpoint info."""
-    return train_checkpoints(resolve(config, overrides or []))
+    return train_checkpoints(Plan.of(config, overrides or []))

@@ -21,7 +21,8 @@ and the names most scripts need are here at the top:
     aposteriori_error, scree_bounds, residuals
     overlap(mask_indices, eigenvectors) overlap for every k; masks.magnitude / random / best
     hutchinson_diagonal, exact_diagonal diagonals for masks.ggn_diagonal
-    OperatorSpec, out_of_core.sketch    the out-of-core sketch; SketchStore, its Zarr store
+    OperatorSpec, SketchRequest         an operator any worker rebuilds; an out-of-core sketch
+    out_of_core.sketch, SketchStore     the out-of-core sketch and its Zarr store
 
 Every exception is in ``hessian.exceptions``. Old module paths (``hessian.store``,
 ``hessian.streamed``, ...) still import, with a DeprecationWarning naming the new one.
@@ -49,7 +50,7 @@ from hessian.operators import (
     HessianOperator,
     OperatorSpec,
 )
-from hessian.out_of_core import SketchStore
+from hessian.out_of_core import SketchRequest, SketchStore
 from hessian.solvers import (
     NOISES,
     EigenResult,
@@ -85,6 +86,7 @@ __all__ = [
     "HessianOperator",
     "NondeterministicOperatorError",
     "OperatorSpec",
+    "SketchRequest",
     "SketchStore",
     "StoreMismatchError",
     "aposteriori_error",

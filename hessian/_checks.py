@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -58,3 +59,29 @@ def memory_budget(memory: int | None) -> int:
     from hessian.defaults import MEMORY_FRACTION
 
     return int(memory) if memory else int(MEMORY_FRACTION * psutil.virtual_memory().available)
+
+
+def renamed(
+    value: Any, old_value: Any, *, new: str, old: str, default: Any = None, stacklevel: int = 3
+) -> Any:
+    """The value of a renamed argument: ``value`` (given as ``new``), or ``old_value`` given
+    under its old name ``old`` (a DeprecationWarning says the new name). Both: TypeError."""
+    if old_value is None:
+        return value
+    if value is not None and value != default and value != old_value:
+        raise TypeError(f"{old} is the old name of {new}: give one of them")
+    warnings.warn(f"{old} is now called {new}", DeprecationWarning, stacklevel=stacklevel)
+    return old_value
+
+
+def as_request(cls: type, request: Any, settings: dict) -> Any:
+    """A stage's request: ``request`` itself, or one built from its fields given as keywords."""
+    if request is None:
+        return cls(**settings)
+    if not isinstance(request, cls):
+        raise TypeError(f"expected a {cls.__name__}, got {type(request).__name__}")
+    if settings:
+        raise TypeError(
+            f"give a {cls.__name__} or its fields as keywords, not both: {sorted(settings)}"
+        )
+    return request

@@ -7,29 +7,19 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from hessian.operators import OperatorSpec, fingerprint
-from hessian.solvers import exact
-from hessian.study import analysis, plots
+from hessian.solvers import ExactRequest, stored_reference
+from hessian.study import AnalysisRequest, analysis, plots
 from hessian.training import checkpoints
 from tasks._cache import CACHED, LIBRARY_VERSION
 
 
 @task(name="analyze-step", cache_policy=CACHED, retries=1)
 def analyze_step(
-    sketch_id: dict,
-    checkpoint: dict,
-    *,
-    draws: int,
-    seed: int,
-    metric_ks: list[int] | None,
-    version: str = LIBRARY_VERSION,
+    sketch_id: dict, checkpoint: dict, request: AnalysisRequest, version: str = LIBRARY_VERSION
 ) -> dict:
     """Overlap curves for every k (magnitude, random, best masks) and Grassmannian metrics."""
     params = checkpoints.load(checkpoint["path"]).params
-    a = analysis.analyze_sketch(
-        sketch_id["url"], params, step=checkpoint["step"], draws=draws, seed=seed,
-        metric_ks=metric_ks,
-    )  # fmt: skip
+    a = analysis.analyze_sketch(sketch_id["url"], params, request, step=checkpoint["step"])
     return a.to_dict()
 
 
@@ -38,12 +28,8 @@ def exact_reference(
     path: str,
     checkpoint: dict,
     sketch_id: dict | None,
-    *,
-    op: dict,
-    k: int,
-    draws: int,
-    seed: int,
-    metric_ks: list[int] | None,
+    request: ExactRequest,
+    analysis_request: AnalysisRequest,
     version: str = LIBRARY_VERSION,
 ) -> dict:
     """The dense exact eigenpairs (float64) at a step, their analysis, and the sketch's error.
@@ -54,24 +40,12 @@ def exact_reference(
     t0 = time.perf_counter()
     ck = checkpoints.load(checkpoint["path"])
     params = ck.params
-    spec = OperatorSpec(**(op | {"dtype": "float64"}))
-    A = spec.build(params, ck.buffers if ck.buffers.size else None)
-    key = fingerprint(A)
-    ref = None
-    if Path(path).exists():
-        try:
-            ref = exact.load_reference(path, key=key)
-        except (ValueError, OSError):
-            ref = None
-    if ref is None or ref.k < k:
-        log.info(f"step {checkpoint['step']}: dense exact Hessian (D = {A.D:,}) and eigh")
-        ref = exact.exact_eigh(A, k=k)
-        exact.save_reference(path, ref, key=key)
-    ref = ref.truncate(k)
+    ref = stored_reference(request, path, params, ck.buffers if ck.buffers.size else None)
+    how = "dense exact Hessian and eigh" if ref.info["computed"] else "exact reference reused"
+    log.info(f"step {checkpoint['step']}: {how} (D = {params.size:,}, {path})")
     a = analysis.analyze_eigenpairs(
-        ref.eigenvalues, ref.eigenvectors, params, step=checkpoint["step"], draws=draws,
-        seed=seed, metric_ks=metric_ks,
-    )  # fmt: skip
+        ref.eigenvalues, ref.eigenvectors, params, analysis_request, step=checkpoint["step"]
+    )
     out = {"analysis": a.to_dict(), "path": path}
     if sketch_id is not None:
         out["comparison"] = analysis.compare_to_reference(

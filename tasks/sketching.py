@@ -7,33 +7,13 @@ import time
 from prefect import get_run_logger, task
 
 from hessian import out_of_core
-from hessian.operators import OperatorSpec
-from hessian.out_of_core import SketchStore
+from hessian.out_of_core import SketchRequest, SketchStore
 from hessian.training import checkpoints
 from tasks._cache import CACHED, LIBRARY_VERSION
 
 
-def operator_spec(op: dict) -> OperatorSpec:
-    """``op``: problem, data, n_hessian, kind, dtype, batch_size, block_size, threads."""
-    return OperatorSpec(**op)
-
-
 @task(name="sketch", retries=2, retry_delay_seconds=5)
-def sketch(
-    url: str,
-    checkpoint: dict,
-    *,
-    op: dict,
-    k: int,
-    s: int,
-    oversample: int | None,
-    seed: int,
-    noise: str,
-    chunk_rows: int,
-    scheduler: str | None,
-    n_workers: int = 1,
-    threads: int | None = None,
-) -> dict:
+def sketch(url: str, checkpoint: dict, request: SketchRequest, *, scheduler: str | None) -> dict:
     """Measure (resuming) and solve the sketch of step ``checkpoint['step']`` at ``url``.
 
     A retry resumes: blocks already written are skipped. Returns what later tasks key on
@@ -44,10 +24,8 @@ def sketch(
     ck = checkpoints.load(checkpoint["path"])
     t0 = time.perf_counter()
     result, report = out_of_core.sketch(
-        url, operator_spec(op), ck.params, buffers=ck.buffers if ck.buffers.size else None,
-        k=k, s=s, oversample=oversample, seed=seed, noise=noise,
-        dtype=op["dtype"], chunk_rows=chunk_rows, scheduler=scheduler, n_workers=n_workers,
-        threads=threads, progress=True,
+        url, request, ck.params, buffers=ck.buffers if ck.buffers.size else None,
+        scheduler=scheduler, progress=True,
     )  # fmt: skip
     store = result.store
     reused = result.reused
@@ -80,16 +58,16 @@ def sketch(
 
 @task(name="aposteriori-error", cache_policy=CACHED, retries=1)
 def aposteriori_error(
-    sketch_id: dict, *, op: dict, probes: int, seed: int, version: str = LIBRARY_VERSION
+    sketch_id: dict, request: SketchRequest, version: str = LIBRARY_VERSION
 ) -> dict:
-    """Frobenius error of the sketched eigendecomposition from ``probes`` random probes.
+    """Frobenius error of the sketched eigendecomposition from ``request.probes`` probes.
 
     ``sketch_id``: url, fingerprint and solution id of the store (what the cache keys on).
     """
     t0 = time.perf_counter()
     store = SketchStore.open(sketch_id["url"])
-    A = operator_spec(op).build(store.params(), store.buffers())
-    est = out_of_core.aposteriori_error(sketch_id["url"], A, n=probes, seed=seed)
+    A = request.operator.build(store.params(), store.buffers())
+    est = out_of_core.aposteriori_error(sketch_id["url"], A, n=request.probes, seed=request.seed)
     return {
         "relative": est.relative,
         "error": est.error,

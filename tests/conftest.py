@@ -92,7 +92,7 @@ class MnistCase:
             )
         self.step = step
         self.op = hessian.HessianOperator(
-            self.problem.model, self.problem.hessian_data, block_size=32
+            self.problem.model, self.problem.hessian_data, vectors_per_pass=32
         )
         self.H = hessian.dense(self.op)
         self.exact = hessian.exact_eigh(self.H, k=400)

@@ -2,9 +2,9 @@
 
 A curvature operator is a symmetric D x D matrix M (Hessian or GGN of the mean loss over a FIXED
 data subset) that is never formed: ``op @ X`` applies it to a D x m block. Columns are processed
-``block_size`` at a time, and each block costs ONE pass over the data: the per-vector product is
-vmapped over the block (Fernandez et al. 2025 used one vector per pass; batching is the largest
-speed lever, see shared/design/method.md section 1).
+``vectors_per_pass`` at a time, and each block costs ONE pass over the data: the per-vector
+product is vmapped over the block (Fernandez et al. 2025 used one vector per pass; batching is
+the largest speed lever, see shared/design/method.md section 1).
 
 The mean loss over N samples in batches B_j of n_j samples is L = sum_j (n_j / N) L_j with L_j the
 batch-mean loss, so M = sum_j (n_j / N) M_j and the data loop accumulates weighted batch products.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from threadpoolctl import ThreadpoolController
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from hessian._checks import renamed
 from hessian.defaults import VECTORS_PER_PASS
 from hessian.exceptions import NondeterministicOperatorError
 
@@ -69,8 +71,8 @@ class CurvatureOperator:
         loss: batch-mean loss ``loss(logits, y)``; default mean cross-entropy.
         batch_size: samples per forward pass of the data loop (memory knob; the result does not
             depend on it up to rounding). Default: all samples at once.
-        block_size: vectors multiplied per data pass (speed knob). 1 gives the paper's one
-            vector per pass.
+        vectors_per_pass: vectors multiplied per pass over the data (speed knob; formerly
+            ``block_size``, still accepted). 1 gives the paper's one vector per pass.
         dtype: ``torch.float32`` or ``torch.float64``; the model and data are copied to it if
             they differ. Default: the model's dtype.
         transform: optional callable applied to each input batch (e.g. augmentation). A random
@@ -93,11 +95,12 @@ class CurvatureOperator:
         *,
         loss: LossFn | None = None,
         batch_size: int | None = None,
-        block_size: int = VECTORS_PER_PASS,
+        vectors_per_pass: int = VECTORS_PER_PASS,
         dtype: torch.dtype | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
         eval_mode: bool = True,
         check_deterministic: bool = True,
+        block_size: int | None = None,
     ):
         first = next(iter(model.parameters()), None)
         if first is None:
@@ -123,9 +126,14 @@ class CurvatureOperator:
                 )
         self.model = model
         self.loss = loss or torch.nn.functional.cross_entropy
-        self.block_size = int(block_size)
-        if self.block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        name = "vectors_per_pass" if block_size is None else "block_size"
+        vectors_per_pass = renamed(
+            vectors_per_pass, block_size, new="vectors_per_pass", old="block_size",
+            default=VECTORS_PER_PASS,
+        )  # fmt: skip
+        self.vectors_per_pass = int(vectors_per_pass)
+        if self.vectors_per_pass < 1:
+            raise ValueError(f"{name} must be >= 1, got {vectors_per_pass}")
         self.transform = transform
 
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -147,6 +155,17 @@ class CurvatureOperator:
         self.stats = OperatorStats()
         if check_deterministic:
             self.check_deterministic()
+
+    @property
+    def block_size(self) -> int:
+        """The old name of ``vectors_per_pass`` (read and set; deprecated)."""
+        warnings.warn("block_size is now called vectors_per_pass", DeprecationWarning, 2)
+        return self.vectors_per_pass
+
+    @block_size.setter
+    def block_size(self, value: int) -> None:
+        warnings.warn("block_size is now called vectors_per_pass", DeprecationWarning, 2)
+        self.vectors_per_pass = int(value)
 
     # --- functional view of the model --------------------------------------------------------
     def unflatten(self, flat: Tensor) -> dict[str, Tensor]:
@@ -179,7 +198,8 @@ class CurvatureOperator:
         return out
 
     def matmat_rows(self, V: Tensor) -> Tensor:
-        """M @ V^T, transposed: V is (m, D), the result (m, D); ``block_size`` rows per pass."""
+        """M @ V^T, transposed: V is (m, D), the result (m, D); ``vectors_per_pass`` rows per
+        pass over the data."""
         if V.ndim != 2 or V.shape[1] != self.D:
             raise ValueError(f"expected a block of shape (m, {self.D}), got {tuple(V.shape)}")
         V = V.to(self.dtype)
@@ -187,8 +207,8 @@ class CurvatureOperator:
         # sketch on mnist_mini took 17 s with them and 4.6 s without (shared/design/stack.md)
         with torch.no_grad(), _THREADPOOLS.limit(limits=1, user_api="blas"):
             parts = [
-                self._block_matmat(V[i : i + self.block_size])
-                for i in range(0, V.shape[0], self.block_size)
+                self._block_matmat(V[i : i + self.vectors_per_pass])
+                for i in range(0, V.shape[0], self.vectors_per_pass)
             ]
         out = torch.cat(parts) if len(parts) > 1 else parts[0]
         if not torch.isfinite(out).all():
@@ -245,5 +265,6 @@ class CurvatureOperator:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(D={self.D}, samples={self.n_samples}, "
-            f"batches={len(self.batches)}, block_size={self.block_size}, dtype={self.dtype})"
+            f"batches={len(self.batches)}, vectors_per_pass={self.vectors_per_pass}, "
+            f"dtype={self.dtype})"
         )

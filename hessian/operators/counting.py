@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hessian.defaults import MAX_VECTORS_PER_CALL
+
 
 class CountingOperator:
     """Wraps any operator (ours, a dense array, a scipy LinearOperator) to apply it to float64
@@ -22,9 +24,15 @@ class CountingOperator:
             raise ValueError(f"operator must be square, got shape {op.shape}")
         self.n_hvp = 0
         self.n_passes = 0
-        self.block_size = int(getattr(op, "block_size", 1 << 30))
+        #: vectors the operator multiplies in one pass (ours: ``vectors_per_pass``; others: any)
+        self.vectors_per_pass = int(getattr(op, "vectors_per_pass", 1 << 30))
         name = str(getattr(op, "dtype", "float64")).removeprefix("torch.")  # torch or numpy
         self.dtype = np.dtype(name if name in ("float32", "float64") else "float64")
+
+    def vectors_per_call(self, asked: int | None = None) -> int:
+        """Test vectors a solver hands to the operator at a time: ``asked``, else the
+        operator's vectors per pass, at most ``MAX_VECTORS_PER_CALL``."""
+        return int(asked or min(self.vectors_per_pass, MAX_VECTORS_PER_CALL))
 
     def rows(self, V: np.ndarray) -> np.ndarray:
         """(op @ V^T)^T for test vectors as the rows of V (m, D), in the operator's dtype.

@@ -20,7 +20,7 @@ class HessianOperator(CurvatureOperator):
     Example:
         >>> import hessian
         >>> p = hessian.problems.load("mnist_mini")
-        >>> H = hessian.HessianOperator(p.model, p.hessian_data, block_size=64)
+        >>> H = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=64)
         >>> Hv = H @ np.ones(H.D)
     """
 

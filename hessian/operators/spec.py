@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 
 import numpy as np
 import torch
 
 from hessian import problems
+from hessian._checks import renamed
 from hessian.defaults import VECTORS_PER_PASS
 from hessian.operators.base import CurvatureOperator
 from hessian.operators.ggn import GGNOperator
@@ -36,8 +37,9 @@ class OperatorSpec:
         n_hessian: size of the fixed class-balanced subset (None: the problem's setting).
         kind: "hessian" or "ggn".
         dtype: "float32" or "float64" (of the products; the core algebra is float64 anyway).
-        batch_size: samples per forward pass in the data loop.
-        block_size: vectors per data pass.
+        batch_size: samples per forward pass in the data loop (None: all at once).
+        vectors_per_pass: vectors multiplied per pass over the data (formerly ``block_size``,
+            still accepted as a keyword).
         threads: torch threads in a worker (None: leave torch's default).
         seed: the problem's seed (None: its setting); synthetic data are drawn from it.
         n_train: training-set size (``problems.load``); the Hessian subset is drawn from it.
@@ -49,12 +51,19 @@ class OperatorSpec:
     kind: str = "hessian"
     dtype: str = "float32"
     batch_size: int | None = 128
-    block_size: int = VECTORS_PER_PASS
+    vectors_per_pass: int = VECTORS_PER_PASS
     threads: int | None = None
     seed: int | None = None
     n_train: int | None = None
+    block_size: InitVar[int | None] = None  # the old name of vectors_per_pass
 
-    def __post_init__(self):
+    def __post_init__(self, block_size: int | None):
+        if block_size is not None:
+            object.__setattr__(
+                self, "vectors_per_pass",
+                renamed(self.vectors_per_pass, block_size, new="vectors_per_pass",
+                        old="block_size", default=VECTORS_PER_PASS, stacklevel=4),
+            )  # fmt: skip
         if self.kind not in OPERATORS:
             raise ValueError(
                 f"unknown operator kind {self.kind!r}: choose one of {list(OPERATORS)}"
@@ -75,7 +84,10 @@ class OperatorSpec:
 
     @classmethod
     def from_json(cls, text: str) -> OperatorSpec:
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        if "block_size" in fields:  # written before vectors_per_pass had its name
+            fields["vectors_per_pass"] = fields.pop("block_size")
+        return cls(**fields)
 
     def load_problem(self) -> problems.Problem:
         return problems.load(
@@ -99,7 +111,7 @@ class OperatorSpec:
             p.model,
             p.hessian_data,
             batch_size=self.batch_size,
-            block_size=self.block_size,
+            vectors_per_pass=self.vectors_per_pass,
             dtype=self.torch_dtype,
         )
 

@@ -1,7 +1,8 @@
 """Out of core: sketches that live on disk, measured on Dask, solved and analysed by streaming.
 
-    from hessian import OperatorSpec, out_of_core
-    result, report = out_of_core.sketch("runs/h.zarr", OperatorSpec("wide_mlp"), params, k=1000)
+    from hessian import OperatorSpec, SketchRequest, out_of_core
+    request = SketchRequest(OperatorSpec("wide_mlp"), k=1000)
+    result, report = out_of_core.sketch("runs/h.zarr", request, params)
     out_of_core.overlaps("runs/h.zarr", {"magnitude": mask})
 
 Nothing of size D x k is held in memory. The parts, in the order a sketch meets them:
@@ -24,7 +25,7 @@ from hessian.out_of_core.passes import (
     gather,
     overlaps,
 )
-from hessian.out_of_core.sketch_and_solve import sketch
+from hessian.out_of_core.sketch_and_solve import SketchRequest, sketch
 from hessian.out_of_core.store import SketchSettings, SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
@@ -32,6 +33,7 @@ __all__ = [
     "CorruptBlockError",
     "Gathered",
     "MeasureReport",
+    "SketchRequest",
     "SketchSettings",
     "SketchStore",
     "StoreMismatchError",

@@ -1,6 +1,8 @@
 """One call for a sketch that lives on disk: lay out or resume the store, measure, solve.
 
-    result = sketch("runs/h.zarr", OperatorSpec("wide_mlp"), params, k=1000, s=2000)
+    request = SketchRequest(OperatorSpec("wide_mlp"), k=1000, s=2000)
+    result, report = sketch("runs/h.zarr", request, params)
+    result, report = sketch("runs/h.zarr", OperatorSpec("wide_mlp"), params, k=1000)  # the same
 
 Everything is resumable: a rerun with the same arguments skips the blocks that are done, and
 re-measures those whose data was lost or corrupted (also when the solve finds them); a complete,
@@ -9,9 +11,12 @@ solved store whose blocks all verify is returned as it is, without solving again
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hessian import defaults
+from hessian._checks import as_request
 from hessian.exceptions import CorruptBlockError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.measure import MeasureReport, run_measurements
@@ -19,52 +24,89 @@ from hessian.out_of_core.store import SketchSettings, SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
 
+@dataclass(frozen=True)
+class SketchRequest:
+    """What an out-of-core sketch is: the operator, the sketch, its store, its measurement run,
+    and the probes of its a-posteriori error.
+
+    Attributes:
+        operator: the curvature operator (any worker rebuilds it from this and the parameters).
+        k, s, oversample, seed, noise: as in ``hessian.seigh`` (s: 2k by default, oversample:
+            min(k // 4, s - k); the store's default noise is the sparse sign embedding).
+        dtype: of the stored outer sketch ("float32" halves the disk; the algebra is float64).
+        chunk_rows: rows of D per chunk of the store (a multiple of 65,536).
+        vectors_per_block: test vectors per measurement block, the unit of work and resumption
+            (default: the operator's ``vectors_per_pass``, so a block is one pass over the data).
+        n_workers, threads: Dask worker processes of a new LocalCluster, torch threads in each.
+        probes: Gaussian probes of the a-posteriori error of the result.
+    """
+
+    operator: OperatorSpec
+    k: int
+    s: int | None = None
+    oversample: int | None = None
+    seed: int = 0
+    noise: str = "sparse"
+    dtype: str = "float32"
+    chunk_rows: int = defaults.CHUNK_ROWS
+    vectors_per_block: int | None = None
+    n_workers: int = 1
+    threads: int | None = None
+    probes: int = defaults.APOSTERIORI_PROBES
+
+    def settings(self, D: int) -> SketchSettings:
+        """The store's settings for an operator of D parameters, every default filled in."""
+        s = defaults.sketch_size(self.k) if self.s is None else int(self.s)
+        oversample = (
+            defaults.oversampling(self.k, s) if self.oversample is None else self.oversample
+        )
+        return SketchSettings(
+            D=D, k=self.k, s=s, oversample=oversample, seed=self.seed, noise=self.noise,
+            vectors_per_block=self.vectors_per_block or self.operator.vectors_per_pass,
+            dtype=self.dtype, chunk_rows=self.chunk_rows,
+        )  # fmt: skip
+
+
 def sketch(
     url: str,
-    spec: OperatorSpec,
+    request: SketchRequest | OperatorSpec,
     params=None,
     *,
     buffers=None,
-    k: int,
-    s: int | None = None,
-    oversample: int | None = None,
-    seed: int = 0,
-    noise: str = "sparse",
-    dtype: str = "float32",
-    chunk_rows: int = defaults.CHUNK_ROWS,
     scheduler=None,
-    n_workers: int = 1,
-    threads: int | None = None,
     progress: bool = True,
     solve_scheduler="threads",
+    **settings,
 ) -> tuple[StreamedSolve, MeasureReport]:
-    """Sketch the operator of ``spec`` at ``params`` into the store at ``url`` and solve it.
+    """Sketch the operator of ``request`` at ``params`` into the store at ``url`` and solve it.
 
-    Arguments as in ``hessian.seigh`` (``s`` defaults to 2k, ``oversample`` to min(k//4, s-k));
-    ``buffers``: the model's floating buffers (``spec.flat_buffers``; BatchNorm statistics);
-    ``dtype`` is that of the stored outer sketch; ``scheduler``, ``n_workers``, ``threads`` as
-    in ``hessian.out_of_core.run_measurements``.
+    Args:
+        request: a ``SketchRequest``; or an ``OperatorSpec`` with the request's other fields as
+            keywords (``k=``, ``s=``, ``noise=``, ...).
+        params: the flat parameters (None: the problem's initialisation); ``buffers``: the
+            model's floating buffers (``hessian.operators.flat_buffers``; BatchNorm statistics).
+        scheduler: where the blocks run, as in ``hessian.out_of_core.run_measurements``.
+        solve_scheduler: the dask scheduler of the streamed solve.
+
+    Returns:
+        The solution (``reused=True`` when the store held it already) and the measurement report.
     """
-    op = spec.build(params, buffers)
-    D = op.D
-    s = defaults.sketch_size(k) if s is None else int(s)
-    if oversample is None:
-        oversample = defaults.oversampling(k, s)
-    settings = SketchSettings(
-        D=D, k=k, s=s, oversample=oversample, seed=seed, noise=noise,
-        block_size=spec.block_size, dtype=dtype, chunk_rows=chunk_rows,
-    )  # fmt: skip
+    if isinstance(request, OperatorSpec):
+        request = SketchRequest(request, **settings)
+    else:
+        request = as_request(SketchRequest, request, settings)
+    op = request.operator.build(params, buffers)
     theta = op.theta.detach().cpu().numpy().astype(np.float64)
     SketchStore.open_or_create(
-        url, settings, fingerprint(op), spec.to_json(), theta, buffers=buffers
-    )
+        url, request.settings(op.D), fingerprint(op), request.operator.to_json(), theta,
+        buffers=buffers,
+    )  # fmt: skip
     local = {"op": op} if scheduler == "inprocess" else {}
     if scheduler != "inprocess":
         del op  # the workers build their own
-    report = run_measurements(
-        url, scheduler=scheduler, n_workers=n_workers, threads=threads, progress=progress,
-        **local,
-    )  # fmt: skip
+    measure = {"scheduler": scheduler, "n_workers": request.n_workers,
+               "threads": request.threads, "progress": progress, **local}  # fmt: skip
+    report = run_measurements(url, **measure)
     store = SketchStore.open(url)  # fresh attributes: the measurement may have changed them
     if store.solved and not report.measured:  # complete and verified: reuse the solution
         return StreamedSolve(store.eigenvalues(), store, store.solve_info, reused=True), report
@@ -72,9 +114,6 @@ def sketch(
         result = solve(url, scheduler=solve_scheduler)
     except CorruptBlockError as e:  # lost or damaged after measuring: measure again, once
         SketchStore.open(url, mode="r+").mark_undone(e.blocks)
-        report = run_measurements(
-            url, scheduler=scheduler, n_workers=n_workers, threads=threads, progress=progress,
-            verify=False, **local,
-        )  # fmt: skip
+        report = run_measurements(url, verify=False, **measure)
         result = solve(url, scheduler=solve_scheduler)
     return result, report

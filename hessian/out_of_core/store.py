@@ -1,6 +1,7 @@
 """The sketch store: one Zarr (v3) group per sketch, at a local path or any fsspec URL.
 
-Layout (r = k + oversample outer columns, s inner measurements, b vectors per block):
+Layout (r = k + oversample outer columns, s inner measurements, b = ``vectors_per_block`` test
+vectors per measurement block):
 
     outer      (D, r)   the outer sketch Y = H Phi_R[:r]^T, chunks (chunk_rows, b)
     inner      (s, s)   the inner sketch Z = Phi_L H Phi_R^T, chunks (s, b)
@@ -26,7 +27,7 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,10 @@ FORMAT_VERSION = 1
 class SketchSettings:
     """What defines a sketch besides the operator.
 
-    ``chunk_rows`` must be a multiple of the test matrices' column tile (65,536) so that a row
-    chunk of the outer sketch meets whole tiles (or be >= D).
+    ``vectors_per_block``: test vectors per measurement block, the unit of work and resumption
+    (one job each) and the column width of the store's chunks (formerly ``block_size``, still
+    accepted). ``chunk_rows`` must be a multiple of the sketching matrices' column tile (65,536)
+    so that a row chunk of the outer sketch meets whole tiles (or be >= D).
     """
 
     D: int
@@ -56,19 +59,22 @@ class SketchSettings:
     oversample: int = 0
     seed: int = 0
     noise: str = "sparse"
-    block_size: int = VECTORS_PER_PASS
+    vectors_per_block: int = VECTORS_PER_PASS
     dtype: str = "float32"
     chunk_rows: int = CHUNK_ROWS
+    block_size: InitVar[int | None] = None  # the old name of vectors_per_block (old stores)
 
-    def __post_init__(self):
+    def __post_init__(self, block_size: int | None):
+        if block_size is not None:
+            object.__setattr__(self, "vectors_per_block", int(block_size))
         if not 1 <= self.k <= self.D:
             raise ValueError(f"k must be in 1..D = {self.D}, got k={self.k}")
         if self.oversample < 0:
             raise ValueError(f"oversample must be >= 0, got {self.oversample}")
         if not self.r <= self.s <= self.D:
             raise ValueError(f"s must satisfy k + oversample = {self.r} <= s <= D, got s={self.s}")
-        if self.block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+        if self.vectors_per_block < 1:
+            raise ValueError(f"vectors_per_block must be >= 1, got {self.vectors_per_block}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.chunk_rows % TILE and self.chunk_rows < self.D:
@@ -80,10 +86,10 @@ class SketchSettings:
 
     @property
     def n_blocks(self) -> int:
-        return math.ceil(self.s / self.block_size)
+        return math.ceil(self.s / self.vectors_per_block)
 
     def block_range(self, j: int) -> tuple[int, int]:
-        return j * self.block_size, min(self.s, (j + 1) * self.block_size)
+        return j * self.vectors_per_block, min(self.s, (j + 1) * self.vectors_per_block)
 
 
 def _local_path(url: str) -> Path | None:
@@ -145,11 +151,11 @@ class SketchStore:
         crc = [Crc32cCodec()]
         rows = min(st.chunk_rows, st.D)
         group.create_array(
-            "outer", shape=(st.D, st.r), chunks=(rows, st.block_size), dtype=f,
+            "outer", shape=(st.D, st.r), chunks=(rows, st.vectors_per_block), dtype=f,
             compressors=crc, fill_value=np.nan,
         )  # fmt: skip
         group.create_array(
-            "inner", shape=(st.s, st.s), chunks=(st.s, st.block_size), dtype="float64",
+            "inner", shape=(st.s, st.s), chunks=(st.s, st.vectors_per_block), dtype="float64",
             compressors=crc, fill_value=np.nan,
         )  # fmt: skip
         group.create_array(
@@ -254,7 +260,7 @@ class SketchStore:
 
     def _nonfinite_blocks(self, X: np.ndarray) -> set[int]:
         cols = np.flatnonzero(~np.isfinite(X).all(axis=0))
-        return {int(c) // self.settings.block_size for c in cols}
+        return {int(c) // self.settings.vectors_per_block for c in cols}
 
     def try_claim(self, j: int):
         """Claim block j for measuring it; returns a handle for ``release``, or None when another
@@ -297,7 +303,7 @@ class SketchStore:
     def _bad_outer_blocks(self, start: int, stop: int) -> list[int]:
         st = self.settings
         bad = []
-        for j in range(math.ceil(st.r / st.block_size)):
+        for j in range(math.ceil(st.r / st.vectors_per_block)):
             c0, c1 = st.block_range(j)
             try:
                 self.group["outer"][start:stop, c0 : min(c1, st.r)]

@@ -21,7 +21,14 @@ from hessian.solvers.accuracy import (
     scree_bounds,
 )
 from hessian.solvers.block_krylov import block_krylov_eigh
-from hessian.solvers.exact import dense, exact_eigh, load_reference, save_reference
+from hessian.solvers.exact import (
+    ExactRequest,
+    dense,
+    exact_eigh,
+    load_reference,
+    save_reference,
+    stored_reference,
+)
 from hessian.solvers.result import EigenResult, order_by_magnitude
 from hessian.solvers.sketch import nystrom, seigh
 from hessian.solvers.sketching_matrices import NOISES, SketchingMatrix, sketching_matrix
@@ -29,6 +36,7 @@ from hessian.solvers.sketching_matrices import NOISES, SketchingMatrix, sketchin
 __all__ = [
     "NOISES",
     "EigenResult",
+    "ExactRequest",
     "FrobeniusErrorEstimate",
     "SketchingMatrix",
     "aposteriori_error",
@@ -45,4 +53,5 @@ __all__ = [
     "scree_bounds",
     "seigh",
     "sketching_matrix",
+    "stored_reference",
 ]

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hessian import defaults
-from hessian._checks import check_k, memory_budget
+from hessian._checks import check_k, memory_budget, renamed
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import orth
 from hessian.solvers.result import EigenResult, order_by_magnitude
@@ -43,8 +42,9 @@ def block_krylov_eigh(
     max_depth: int = 12,
     seed: int = 0,
     noise: str = "gaussian",
-    block_size: int | None = None,
+    vectors_per_call: int | None = None,
     memory: int | None = None,
+    block_size: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs (by |lambda|) to a residual tolerance by randomized block Krylov.
 
@@ -59,7 +59,8 @@ def block_krylov_eigh(
         max_depth: at most this many blocks (then the result is returned with
             ``info["converged"] = False``).
         seed, noise: the starting block Omega (stream 0 of ``seed``).
-        block_size: products per operator call (default the operator's own).
+        vectors_per_call: products per operator call (default the operator's vectors per
+            pass, at most 256; formerly ``block_size``).
         memory: bytes the basis may use (default 80 % of the memory available now); the depth
             is capped to fit, and ``info["depth_limit"]`` says which cap applied.
 
@@ -77,7 +78,9 @@ def block_krylov_eigh(
         raise ValueError(f"block must be >= 1, got {p}")
     if tol <= 0 or max_depth < 1:
         raise ValueError(f"tol must be > 0 and max_depth >= 1, got {tol}, {max_depth}")
-    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
+    b = A.vectors_per_call(
+        renamed(vectors_per_call, block_size, new="vectors_per_call", old="block_size")
+    )
     budget = memory_budget(memory)
 
     def blocks_that_fit(p):  # basis blocks that fit in the budget, besides work and the result

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg
 
 from hessian import defaults
-from hessian._checks import check_k, memory_budget
+from hessian._checks import check_k, memory_budget, renamed
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.linalg import core, orth, solve_from_gram, symmetric_eigh
 from hessian.solvers.result import EigenResult
@@ -36,6 +36,9 @@ from hessian.solvers.sketching_matrices import (
     sketch_pair,
     sketching_matrix,
 )
+
+#: ``vectors_per_call`` was called ``block_size`` (still accepted)
+_OLD_CALL_NAME = {"new": "vectors_per_call", "old": "block_size"}
 
 
 def _measure(op: CountingOperator, Phi, start: int, stop: int, block: int):
@@ -56,8 +59,9 @@ def seigh(
     noise: str = "gaussian",
     oversample: int | None = None,
     power: int = 0,
-    block_size: int | None = None,
+    vectors_per_call: int | None = None,
     memory: int | None = None,
+    block_size: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs of a symmetric operator by a single-pass sketch.
 
@@ -73,7 +77,9 @@ def seigh(
             min(k // 4, s - k): on mnist_mini at k = 355, s = 710 it lifts the subspace overlap
             with the exact eigenspace from 0.76 (p = 0, the paper's setting) to 0.80.
         power: q extra passes of subspace iteration with Rayleigh-Ritz (no inner sketch then).
-        block_size: test vectors per operator call (data pass); default the operator's own.
+        vectors_per_call: test vectors handed to the operator at a time (it makes as many
+            passes over the data as its ``vectors_per_pass`` needs for them); default the
+            operator's ``vectors_per_pass``, at most 256. Formerly ``block_size``.
         memory: bytes the sketch may hold (default 80 % of the memory available now): the
             outer sketch (D x r, the operator's dtype) and the eigenvectors (D x k, float64).
 
@@ -97,7 +103,7 @@ def seigh(
         raise ValueError(f"k + oversample = {r} exceeds D = {D}")
     if power == 0 and not r <= s <= D:
         raise ValueError(f"s must satisfy k + oversample = {r} <= s <= D = {D}, got s = {s}")
-    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
+    b = A.vectors_per_call(renamed(vectors_per_call, block_size, **_OLD_CALL_NAME))
     need = D * (r * (A.dtype.itemsize if power == 0 else 16) + 8 * k)
     budget = memory_budget(memory)
     if need > budget:
@@ -150,7 +156,7 @@ def seigh(
             "power": power,
             "noise": noise,
             "seed": seed,
-            "block_size": b,
+            "vectors_per_call": b,
         },
     )
 
@@ -202,6 +208,7 @@ def nystrom(
     seed: int = 0,
     noise: str = "gaussian",
     oversample: int = 0,
+    vectors_per_call: int | None = None,
     block_size: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs of a PSD operator (e.g. the GGN) by the stable Nystrom sketch.
@@ -220,7 +227,7 @@ def nystrom(
     r = k + int(oversample)
     if r > D:
         raise ValueError(f"k + oversample = {r} exceeds D = {D}")
-    b = int(block_size or min(A.block_size, defaults.MAX_VECTORS_PER_CALL))
+    b = A.vectors_per_call(renamed(vectors_per_call, block_size, **_OLD_CALL_NAME))
     Phi = sketching_matrix(noise, r, D, seed, STREAM_RIGHT)
     Omega = Phi.rows(0, r).T
     Y = np.concatenate([A(Omega[:, i : i + b]) for i in range(0, r, b)], axis=1)
@@ -245,5 +252,11 @@ def nystrom(
         n_hvp=A.n_hvp,
         n_passes=A.n_passes,
         method="nystrom",
-        info={"k": k, "oversample": oversample, "noise": noise, "seed": seed, "block_size": b},
+        info={
+            "k": k,
+            "oversample": oversample,
+            "noise": noise,
+            "seed": seed,
+            "vectors_per_call": b,
+        },
     )

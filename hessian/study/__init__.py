@@ -7,10 +7,12 @@ masks), ``analysis`` (one recorded step against its eigenspace, and across steps
 """
 
 from hessian.study import analysis, diagonal, masks, metrics
+from hessian.study.analysis import AnalysisRequest
 from hessian.study.diagonal import exact_diagonal, hutchinson_diagonal
 from hessian.study.metrics import chance, overlap
 
 __all__ = [
+    "AnalysisRequest",
     "analysis",
     "chance",
     "diagonal",

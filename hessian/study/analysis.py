@@ -10,6 +10,8 @@ For eigenvectors V (D x k, |lambda| order) and parameters theta at a step (metho
 
 ``analyze_sketch`` streams over a stored sketch (any D); ``analyze_eigenpairs`` does the same in
 memory (the exact reference of small problems, and the tests' oracle for the streamed path).
+Both take an ``AnalysisRequest`` (random draws, their seed, the metric k), or its fields as
+keywords.
 """
 
 from __future__ import annotations
@@ -20,12 +22,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hessian._checks import as_request
 from hessian.defaults import METRIC_KS, RANDOM_DRAWS
 from hessian.out_of_core import passes
 from hessian.out_of_core.store import SketchStore
 from hessian.solvers.accuracy import eigenvalue_errors
 from hessian.solvers.linalg import nested_overlaps
 from hessian.study import masks, metrics
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """How a step is analysed against its eigenspace.
+
+    Attributes:
+        draws: random masks drawn (their mean and standard deviation estimate chance).
+        seed: of the random masks.
+        metric_ks: the k at which the Grassmannian metrics are reported (None: 10, 50, 100,
+            200, 500, 1000 below k, and k).
+    """
+
+    draws: int = RANDOM_DRAWS
+    seed: int = 0
+    metric_ks: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.metric_ks is not None:
+            object.__setattr__(self, "metric_ks", tuple(int(x) for x in self.metric_ks))
+
+    def ks(self, k: int) -> list[int]:
+        """The metric k for a sketch of k eigenpairs (each at most k)."""
+        if self.metric_ks is None:
+            return default_metric_ks(k)
+        return sorted({min(int(x), k) for x in self.metric_ks})
 
 
 @dataclass
@@ -84,13 +113,13 @@ def _curves(mag, rnd, best, D: int, k: int) -> dict[str, np.ndarray]:
     }
 
 
-def _masks(params, D: int, k: int, draws: int, seed: int, metric_ks):
+def _masks(params, D: int, k: int, request: AnalysisRequest):
     """The metric k, the magnitude mask and the random masks of one analysis."""
     theta = np.asarray(params, dtype=np.float64).ravel()
     if theta.size != D:
         raise ValueError(f"params have {theta.size} entries, the eigenvectors have D = {D}")
-    ks = default_metric_ks(k) if metric_ks is None else sorted({min(int(x), k) for x in metric_ks})
-    return ks, masks.magnitude(theta, k), masks.random(D, k, draws=draws, seed=seed)
+    rnd = masks.random(D, k, draws=request.draws, seed=request.seed)
+    return request.ks(k), masks.magnitude(theta, k), rnd
 
 
 def _angles(rows: np.ndarray, kk: int) -> dict[str, float]:
@@ -101,20 +130,24 @@ def _angles(rows: np.ndarray, kk: int) -> dict[str, float]:
 def analyze_sketch(
     url: str,
     params,
+    request: AnalysisRequest | None = None,
     *,
     step: int = 0,
-    draws: int = RANDOM_DRAWS,
-    seed: int = 0,
-    metric_ks=None,
     scheduler="threads",
     num_workers: int = 2,
+    **settings,
 ) -> StepAnalysis:
-    """Analyse the solved sketch at ``url`` against masks of ``params``; two streamed passes."""
+    """Analyse the solved sketch at ``url`` against masks of ``params``; two streamed passes.
+
+    ``request``: an ``AnalysisRequest``, or its fields as keywords (``draws=``, ``seed=``,
+    ``metric_ks=``); ``step`` labels the result.
+    """
+    request = as_request(AnalysisRequest, request, settings)
     t0 = time.perf_counter()
     store = SketchStore.open(url)
     lam = store.eigenvalues()
     D, k = store.settings.D, len(lam)
-    ks, mag, rnd = _masks(params, D, k, draws, seed, metric_ks)
+    ks, mag, rnd = _masks(params, D, k, request)
     kw = {"scheduler": scheduler, "num_workers": num_workers}
     ov = passes.overlaps(url, {"magnitude": mag, "random": rnd}, k_max=k, best=True, **kw)
     g = passes.gather(url, {"magnitude": mag, "random": rnd[0]}, best_ks=ks, k_max=k, **kw)
@@ -128,15 +161,16 @@ def analyze_sketch(
 
 
 def analyze_eigenpairs(
-    eigenvalues, eigenvectors, params, *, step: int = 0, draws: int = RANDOM_DRAWS, seed: int = 0,
-    metric_ks=None,
+    eigenvalues, eigenvectors, params, request: AnalysisRequest | None = None, *,
+    step: int = 0, **settings,
 ) -> StepAnalysis:  # fmt: skip
     """``analyze_sketch`` for eigenpairs held in memory (e.g. the exact reference)."""
+    request = as_request(AnalysisRequest, request, settings)
     t0 = time.perf_counter()
     V = np.asarray(eigenvectors, dtype=np.float64)
     lam = np.asarray(eigenvalues, dtype=np.float64)
     D, k = V.shape
-    ks, mag, rnd = _masks(params, D, k, draws, seed, metric_ks)
+    ks, mag, rnd = _masks(params, D, k, request)
     curves = _curves(
         metrics.overlap(mag, V), np.atleast_2d(metrics.overlap(rnd, V)), masks.best_overlap(V), D, k
     )

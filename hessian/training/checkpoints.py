@@ -8,10 +8,12 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 checkpoint that looks complete.
 
     train_recorded(problem, "runs/x/checkpoints", steps=1000, record_steps=range(0, 1001, 100),
-                   lr=0.3, batch_size=500, seed=12345)
+                   lr=0.3, batch_size=500, seed=12345, key=...)
 
 trains only what is missing: it restarts from the latest checkpoint (plain SGD has no state but
 the parameters and the batch order, which ``training.sgd`` replays from the seed).
+``train(TrainRequest(...), directory)`` does the same for a run described by its request: it
+loads the problem and derives the run key itself.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hessian import problems
 from hessian._files import atomic_savez
 from hessian.exceptions import CheckpointMismatchError
 from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
@@ -181,3 +184,58 @@ def train_recorded(
             on_step=lambda t: bar.update(task, completed=t),
         )
     return {t: have[t] for t in record}
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a training run is: the problem and its data, and plain SGD's settings.
+
+    Attributes:
+        problem, data, n_train, n_hessian: as in ``hessian.problems.load``.
+        steps: SGD updates; ``record_steps``: the steps checkpointed (0..steps).
+        lr, batch_size, seed: the run (the seed also initialises the model).
+    """
+
+    problem: str
+    steps: int
+    record_steps: tuple[int, ...]
+    lr: float
+    batch_size: int
+    seed: int
+    data: str | None = None
+    n_train: int | None = None
+    n_hessian: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "record_steps", tuple(int(t) for t in self.record_steps))
+
+    def load_problem(self) -> problems.Problem:
+        """The problem at its seeded initialisation."""
+        return problems.load(
+            self.problem, self.data, n_train=self.n_train, n_hessian=self.n_hessian,
+            seed=self.seed,
+        )  # fmt: skip
+
+    def run_key(self, problem: problems.Problem) -> str:
+        """The key of this run's checkpoints (``problem``: as ``load_problem`` gives it)."""
+        return run_key(
+            problem=self.problem, data=problem.data_source, n=len(problem.train_data[1]),
+            D=problem.D, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
+        )  # fmt: skip
+
+
+def train(
+    request: TrainRequest,
+    directory: str | Path,
+    *,
+    on_record: Callable[[Checkpoint], None] | None = None,
+    progress: bool = False,
+) -> dict[int, Checkpoint]:
+    """``train_recorded`` for the run of ``request``: {step: Checkpoint} for every recorded step;
+    ``on_record`` is called with each checkpoint this call writes."""
+    problem = request.load_problem()
+    return train_recorded(
+        problem, directory, steps=request.steps, record_steps=request.record_steps,
+        lr=request.lr, batch_size=request.batch_size, seed=request.seed,
+        key=request.run_key(problem), on_record=on_record, progress=progress,
+    )  # fmt: skip

@@ -66,7 +66,10 @@ def test_errors_are_one_clear_line(tmp_path, args, text, message):
 
 
 def test_run_then_stages(tmp_path):
-    conf = TINY | {"sketch": {"k": 12, "s": 24, "block_size": 8}, "dask": {"address": "inprocess"}}
+    conf = TINY | {
+        "sketch": {"k": 12, "s": 24, "vectors_per_pass": 8},
+        "dask": {"address": "inprocess"},
+    }
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(conf))
     r = hessian("run", "tiny.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -99,7 +99,7 @@ def test_shipped_configs_load():
 
 
 def test_flows_accept_dicts_with_overrides():
-    from flows.common import resolve
+    from flows.config import resolve
 
     cfg = resolve({"problem": "mnist_tiny", "name": "x", "sketch": {"k": 8}}, ["sketch.s=20"])
     assert (cfg.name, cfg.problem, cfg.sketch.k, cfg.sketch.s) == ("x", "mnist_tiny", 8, 20)
@@ -107,3 +107,21 @@ def test_flows_accept_dicts_with_overrides():
     assert (again.problem, again.sketch.k, again.analysis.random_draws) == ("mnist_tiny", 8, 3)
     with pytest.raises(ConfigError, match=r"sketch\.k"):
         resolve({"sketch": {"k": 0}})
+
+
+def test_block_size_is_the_old_name_of_vectors_per_pass(tmp_path):
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text("problem: mnist_tiny\nsketch: {block_size: 8}\n")
+    new.write_text("problem: mnist_tiny\nsketch: {vectors_per_pass: 8}\n")
+    a, b = load_config(old), load_config(new)
+    assert a.sketch == b.sketch and a.sketch.vectors_per_pass == 8
+    assert a.sketch.vectors_per_block == 8  # the store's job width follows by default
+    assert load_config(old, ["sketch.block_size=4"]).sketch.vectors_per_pass == 4  # override wins
+    assert load_config(old, ["sketch.vectors_per_block=16"]).sketch.vectors_per_block == 16
+    both = tmp_path / "both.yaml"
+    both.write_text("sketch: {block_size: 8, vectors_per_pass: 4}\n")
+    with pytest.raises(ConfigError, match="old name of vectors_per_pass"):
+        load_config(both)
+    from flows.config import resolve
+
+    assert resolve({"problem": "mnist_tiny", "sketch": {"block_size": 8}}).sketch == b.sketch

@@ -3,22 +3,34 @@ measurement blocks, an sqlite MLflow store read back with MlflowClient."""
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from flows import analyze, pipeline, sketch, train
+from flows.config import RunConfig
 from hessian.out_of_core import SketchStore
 
 from .conftest import TINY
+
+VALIDATIONS = []  # how often the first run validated its configuration
 
 
 @pytest.fixture(scope="module")
 def first(prefect_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     conf = TINY | {"name": "tiny", "run_dir": str(root / "tiny")}
-    return conf, pipeline(conf)
+    resolve = RunConfig.resolve
+    with mock.patch.object(RunConfig, "resolve", lambda c: VALIDATIONS.append(1) or resolve(c)):
+        summary = pipeline(conf)
+    return conf, summary
+
+
+def test_the_config_is_validated_once_per_run(first):
+    """The pipeline validates its configuration once; the stage flows get the plan as it is."""
+    assert len(VALIDATIONS) == 1
 
 
 def test_summary_json(first):

@@ -14,7 +14,7 @@ STORE_K, STORE_S = 24, 48
 def stores(tmp_path_factory):
     """Solved sketches of mnist_tiny at two parameter vectors (init and perturbed)."""
     root = tmp_path_factory.mktemp("analysis")
-    spec = OperatorSpec("mnist_tiny", block_size=8, dtype="float64", batch_size=None)
+    spec = OperatorSpec("mnist_tiny", vectors_per_pass=8, dtype="float64", batch_size=None)
     theta0 = spec.build().theta.numpy().astype(np.float64)
     rng = np.random.default_rng(0)
     out = {}

@@ -19,15 +19,14 @@ def test_sizes_of_a_sketch():
 
 
 def test_signatures_use_them():
-    assert _default(CurvatureOperator, "block_size") == defaults.VECTORS_PER_PASS
-    assert OperatorSpec("mnist_tiny").block_size == defaults.VECTORS_PER_PASS
+    assert _default(CurvatureOperator, "vectors_per_pass") == defaults.VECTORS_PER_PASS
+    assert OperatorSpec("mnist_tiny").vectors_per_pass == defaults.VECTORS_PER_PASS
     assert SketchSettings(D=10, k=2, s=4).chunk_rows == defaults.CHUNK_ROWS == defaults.TILE
-    assert _default(out_of_core.sketch, "chunk_rows") == defaults.CHUNK_ROWS
+    assert out_of_core.SketchRequest(None, k=1).chunk_rows == defaults.CHUNK_ROWS
     for fn in (solvers.aposteriori_error, out_of_core.aposteriori_error):
         assert _default(fn, "n") == defaults.APOSTERIORI_PROBES
         assert _default(fn, "eps") == defaults.APOSTERIORI_EPS
     assert _default(study.hutchinson_diagonal, "n_probes") == defaults.HUTCHINSON_PROBES
-    for fn in (study.analysis.analyze_sketch, study.analysis.analyze_eigenpairs):
-        assert _default(fn, "draws") == defaults.RANDOM_DRAWS
+    assert study.AnalysisRequest().draws == defaults.RANDOM_DRAWS
     assert study.analysis.default_metric_ks(300) == [10, 50, 100, 200, 300]
     assert solvers.sketching_matrices.TILE_COLS == defaults.TILE

@@ -52,7 +52,7 @@ def test_float32_operator_is_close_to_float64():
 
 def test_counts_products_and_passes():
     op = hessian.HessianOperator(
-        small_mlp(), small_data("mlp"), block_size=4, check_deterministic=False
+        small_mlp(), small_data("mlp"), vectors_per_pass=4, check_deterministic=False
     )
     op @ np.ones((op.D, 10))
     assert (op.stats.n_hvp, op.stats.n_passes) == (10, 3)
@@ -114,5 +114,21 @@ def test_bad_data_and_settings():
         hessian.HessianOperator(small_mlp(), (X[:0], y[:0]))
     with pytest.raises(ValueError, match="block_size"):
         hessian.HessianOperator(small_mlp(), (X, y), block_size=0)
+    with pytest.raises(ValueError, match="vectors_per_pass"):
+        hessian.HessianOperator(small_mlp(), (X, y), vectors_per_pass=0)
     with pytest.raises(ValueError, match="dtype"):
         hessian.HessianOperator(small_mlp(), (X, y), dtype=torch.float16)
+
+
+def test_block_size_is_the_old_name_of_vectors_per_pass():
+    data = small_data("mlp")
+    with pytest.warns(DeprecationWarning, match="vectors_per_pass"):
+        op = hessian.HessianOperator(small_mlp(), data, block_size=4, check_deterministic=False)
+    assert op.vectors_per_pass == 4
+    with pytest.warns(DeprecationWarning):
+        assert op.block_size == 4
+    with pytest.warns(DeprecationWarning):
+        op.block_size = 2
+    assert op.vectors_per_pass == 2 and "vectors_per_pass=2" in repr(op)
+    with pytest.raises(TypeError, match="old name"):
+        hessian.HessianOperator(small_mlp(), data, block_size=4, vectors_per_pass=8)

@@ -22,10 +22,10 @@ def test_dense_and_scipy_operators_are_counted_per_call():
 
 def test_our_operators_report_their_passes():
     op = hessian.HessianOperator(
-        small_mlp(), small_data("mlp"), block_size=4, check_deterministic=False
+        small_mlp(), small_data("mlp"), vectors_per_pass=4, check_deterministic=False
     )
     A = CountingOperator(op)
-    assert A.dtype == np.float64 and A.block_size == 4
+    assert A.dtype == np.float64 and A.vectors_per_pass == 4
     out = A(np.ones((op.D, 10)))
     assert out.shape == (op.D, 10) and out.dtype == np.float64
     assert (A.n_hvp, A.n_passes) == (10, 3)  # ceil(10 / 4) passes over the data

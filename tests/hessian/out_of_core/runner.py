@@ -11,7 +11,7 @@ from hessian.out_of_core import run_measurements, sketch
 
 
 def spec(block: int) -> OperatorSpec:
-    return OperatorSpec("mnist_mini", dtype="float64", batch_size=None, block_size=block)
+    return OperatorSpec("mnist_mini", dtype="float64", batch_size=None, vectors_per_pass=block)
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ def test_sigkill_of_a_worker_process_is_survived(tmp_path):
     op = spec.build()
     store = SketchStore.open_or_create(
         url,
-        SketchSettings(D=op.D, k=k, s=s, oversample=25, seed=5, block_size=block, dtype="float64"),
+        SketchSettings(D=op.D, k=k, s=s, oversample=25, seed=5, vectors_per_block=block,
+                       dtype="float64"),
         fingerprint(op), spec.to_json(), op.theta.numpy(),
     )  # fmt: skip
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None,
@@ -62,7 +63,8 @@ def test_two_runs_on_one_store_share_the_work(tmp_path, op):
     spec = runner_spec(block)
     SketchStore.open_or_create(
         str(url),
-        SketchSettings(D=op.D, k=k, s=s, oversample=20, seed=5, block_size=block, dtype="float64"),
+        SketchSettings(D=op.D, k=k, s=s, oversample=20, seed=5, vectors_per_block=block,
+                       dtype="float64"),
         fingerprint(spec.build()), spec.to_json(), op.theta.numpy(),
     )  # fmt: skip
     procs = [start_runner(url, "inprocess", k, s, block, "measure-only") for _ in range(2)]

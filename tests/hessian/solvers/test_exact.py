@@ -10,7 +10,7 @@ from hessian.solvers import exact
 
 @pytest.fixture(scope="module")
 def op():
-    return OperatorSpec("mnist_tiny", block_size=8, dtype="float64", batch_size=None).build()
+    return OperatorSpec("mnist_tiny", vectors_per_pass=8, dtype="float64", batch_size=None).build()
 
 
 def test_exact_reference_round_trip(tmp_path, op):

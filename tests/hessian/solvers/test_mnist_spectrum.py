@@ -71,7 +71,7 @@ def test_accurate_mode_resolves_the_spectrum(mnist_trained):
     errs = hessian.eigenvalue_errors(r.eigenvalues, c.exact.eigenvalues)
     assert sub >= 0.99, sub
     assert np.median(errs["matched"]) < 1e-3
-    # batched: a few rounds of 128 independent products (each round is block_size-batched),
+    # batched: a few rounds of 128 independent products (each round is vectors_per_pass-batched),
     # against the ~712 strictly sequential products of a Lanczos run
     assert r.info["depth"] <= 10 and r.n_hvp <= 1280, (r.info["depth"], r.n_hvp)
     print(f"accurate mode: {r.n_hvp} HVPs in {r.info['depth']} rounds, overlap {sub:.5f}")

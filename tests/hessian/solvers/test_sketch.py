@@ -182,15 +182,28 @@ def test_bad_inputs(mats):
 
 
 @pytest.mark.parametrize("noise", hessian.NOISES)
-def test_block_size_does_not_change_the_result(mats, noise):
+def test_vectors_per_call_does_not_change_the_result(mats, noise):
     M = mats["full"]
-    a = hessian.seigh(M, k=R, s=60, seed=3, noise=noise, block_size=7)
-    b = hessian.seigh(M, k=R, s=60, seed=3, noise=noise, block_size=64)
+    a = hessian.seigh(M, k=R, s=60, seed=3, noise=noise, vectors_per_call=7)
+    b = hessian.seigh(M, k=R, s=60, seed=3, noise=noise, vectors_per_call=64)
     np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-12, atol=1e-12)
     assert subspace_overlap(a.eigenvectors, b.eigenvectors) > 1 - 1e-12
     assert a.n_hvp == b.n_hvp == 60  # single pass: s products whatever the blocking
     assert (a.n_passes, b.n_passes) == (-(-60 // 7), 1)
-    assert a.info["block_size"] == 7
+    assert a.info["vectors_per_call"] == 7
     # a different seed is a different sketch
-    c = hessian.seigh(M, k=R, s=60, seed=4, noise=noise, block_size=7)
+    c = hessian.seigh(M, k=R, s=60, seed=4, noise=noise, vectors_per_call=7)
     assert not np.array_equal(c.eigenvalues, a.eigenvalues)
+
+
+def test_block_size_is_the_old_name_of_vectors_per_call(mats):
+    M = mats["full"]
+    new = hessian.seigh(M, k=R, s=60, seed=3, vectors_per_call=7)
+    with pytest.warns(DeprecationWarning, match="vectors_per_call"):
+        old = hessian.seigh(M, k=R, s=60, seed=3, block_size=7)
+    np.testing.assert_array_equal(old.eigenvalues, new.eigenvalues)
+    assert old.n_passes == new.n_passes == -(-60 // 7)
+    with pytest.warns(DeprecationWarning):
+        assert hessian.nystrom(mats["psd_full"], k=R, block_size=5).info["vectors_per_call"] == 5
+    with pytest.warns(DeprecationWarning):
+        hessian.block_krylov_eigh(M, k=R, block_size=5, max_depth=1)

@@ -1,0 +1,82 @@
+"""A run, validated once: its configuration and the typed request of every stage.
+
+    plan = Plan.of("configs/tiny.yaml")        # or a dict, a RunConfig, None: the defaults
+    plan.train     hessian.training.TrainRequest
+    plan.sketch    hessian.out_of_core.SketchRequest  (.operator: hessian.operators.OperatorSpec)
+    plan.analysis  hessian.study.AnalysisRequest
+    plan.exact     hessian.solvers.ExactRequest       (the same operator, in float64)
+
+The CLI (or a deployment's flow run) builds the plan from the configuration; the flows hand it
+to each other and its requests to the tasks, which hand them to the library unchanged. Nothing
+downstream validates the configuration again or patches a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from flows.config import RunConfig, resolve
+from flows.layout import Layout
+from hessian.operators import OperatorSpec
+from hessian.out_of_core import SketchRequest
+from hessian.solvers import ExactRequest
+from hessian.study import AnalysisRequest
+from hessian.training import TrainRequest
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The validated configuration of a run and the request of each stage, built from it."""
+
+    config: RunConfig
+    train: TrainRequest
+    sketch: SketchRequest
+    analysis: AnalysisRequest
+    exact: ExactRequest
+
+    @classmethod
+    def of(cls, config: Plan | RunConfig | dict | str | Path | None = None, overrides=()) -> Plan:
+        """The plan of ``config``: a Plan is returned as it is (unless ``overrides`` are given);
+        anything else is validated (once) and turned into requests.
+
+        Raises:
+            ConfigError: an unknown or invalid field, named in the message.
+        """
+        if isinstance(config, Plan):
+            if not overrides:
+                return config
+            config = config.config
+        return cls.from_config(resolve(config, overrides))
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> Plan:
+        """The requests of a validated, resolved configuration."""
+        t, sk, a = cfg.train, cfg.sketch, cfg.analysis
+        operator = OperatorSpec(
+            cfg.problem, data=cfg.data, n_hessian=cfg.n_hessian, kind=sk.kind, dtype=sk.dtype,
+            batch_size=sk.batch_size, vectors_per_pass=sk.vectors_per_pass,
+            threads=cfg.dask.threads, seed=t.seed, n_train=t.n_train,
+        )  # fmt: skip
+        train = TrainRequest(
+            cfg.problem, steps=t.steps, record_steps=t.record_steps, lr=t.lr,
+            batch_size=t.batch_size, seed=t.seed, data=cfg.data, n_train=t.n_train,
+            n_hessian=cfg.n_hessian,
+        )  # fmt: skip
+        sketch = SketchRequest(
+            operator, k=sk.k, s=sk.s, oversample=sk.oversample, seed=sk.seed, noise=sk.noise,
+            dtype=sk.dtype, chunk_rows=sk.chunk_rows, vectors_per_block=sk.vectors_per_block,
+            n_workers=cfg.dask.n_workers, threads=cfg.dask.threads, probes=sk.probes,
+        )  # fmt: skip
+        return cls(
+            config=cfg,
+            train=train,
+            sketch=sketch,
+            analysis=AnalysisRequest(draws=a.random_draws, seed=a.seed, metric_ks=a.metric_ks),
+            exact=ExactRequest(replace(operator, dtype="float64"), k=sk.k),
+        )
+
+    @property
+    def layout(self) -> Layout:
+        """Where the run's files live."""
+        return Layout.of(self.config.run_dir)
