@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from hessian.exceptions import InsecureBindError
 from hessian.out_of_core.cluster import threads_per_worker
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::")
 
 
 @dataclass
@@ -44,8 +46,25 @@ def _check_exposure(what: str, host: str, protected: bool, how: str, insecure: b
     )
 
 
+def ui_api_url(host: str, port: int) -> str:
+    """The API address the Prefect UI (in a browser) is told to use: ``PREFECT_UI_API_URL`` if
+    set (a server behind a proxy or another public name), else this server's host and port (a
+    wildcard bind is reached at this machine's name)."""
+    explicit = os.environ.get("PREFECT_UI_API_URL") or os.environ.get("PREFECT_SERVER_UI_API_URL")
+    if explicit:
+        return explicit
+    name = socket.gethostname() if host in WILDCARD else host
+    name = f"[{name}]" if ":" in name else name
+    return f"http://{name}:{port}/api"
+
+
 def prefect_server(host: str = "127.0.0.1", port: int = 4200, *, insecure: bool = False):
-    """``prefect server start``: analytics off; API auth from PREFECT_SERVER_API_AUTH_STRING."""
+    """``prefect server start``: analytics off; API auth from PREFECT_SERVER_API_AUTH_STRING.
+
+    The UI asks its ``/ui-settings`` where the API is; Prefect answers PREFECT_UI_API_URL, whose
+    default ignores ``--port`` (it is PREFECT_API_URL, else port 4200), so the command sets it to
+    this server's own address (``ui_api_url``) along with PREFECT_SERVER_API_HOST/PORT.
+    """
     protected = bool(os.environ.get("PREFECT_SERVER_API_AUTH_STRING"))
     _check_exposure(
         "the Prefect server", host, protected,
@@ -64,7 +83,12 @@ def prefect_server(host: str = "127.0.0.1", port: int = 4200, *, insecure: bool 
             str(port),
             "--analytics-off",
         ],
-        {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        {
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_API_HOST": host,
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_API_URL": ui_api_url(host, port),
+        },
         url=f"http://{host}:{port}/api",
         health=f"http://{host}:{port}/api/health",
     )

@@ -17,6 +17,10 @@ from hessian.exceptions import TrackingUnavailableError
 
 BATCH = 1000
 
+#: the experiment tag MLflow 3.17's UI reads: this value opens the model-training view (runs and
+#: their charts), not the GenAI overview it shows an experiment without it
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
 
 def redact(uri: str | None) -> str | None:
     """A URI with any password replaced by *** (``scheme://user:secret@host`` ->
@@ -93,10 +97,15 @@ def open_run(
     _reachable(uri)
     client = _client(uri)
     exp = client.get_experiment_by_name(experiment)
+    kind_key, kind = EXPERIMENT_KIND
     if exp is None:
-        exp_id = client.create_experiment(experiment, artifact_location=artifact_location)
+        exp_id = client.create_experiment(
+            experiment, artifact_location=artifact_location, tags={kind_key: kind}
+        )
     else:
         exp_id = exp.experiment_id
+        if kind_key not in exp.tags:  # made before the tag was set, or by someone else
+            client.set_experiment_tag(exp_id, kind_key, kind)
     tags = {k: str(v) for k, v in tags.items()}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id

@@ -1,6 +1,7 @@
-"""The real servers on loopback ports chosen at run time: a Prefect server with a process work
-pool, deployments and a worker; an MLflow tracking server; a Dask scheduler with two workers.
-Every process is started here and stopped here by process id (process groups)."""
+"""The real servers on loopback ports chosen at run time: a Prefect server (started by
+``hessian deploy prefect-server``) with a process work pool, deployments and a worker; an MLflow
+tracking server; a Dask scheduler with two workers. Every process is started here and stopped
+here by process id (process groups)."""
 
 import json
 import os
@@ -97,8 +98,14 @@ def stack(tmp_path_factory):
     s = Stack(root)
     try:
         pp, mp, dp = free_port(), free_port(), free_port()
-        prefect = servers.prefect_server(port=pp)
-        prefect_proc = s.start(prefect, {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3"})
+        for key in ("PREFECT_UI_API_URL", "PREFECT_SERVER_UI_API_URL"):
+            s.env.pop(key, None)
+        prefect = servers.prefect_server(port=pp)  # what the command below runs
+        by_cli = servers.ServerCommand(
+            "prefect server", [HESSIAN, "deploy", "prefect-server", "--port", str(pp)],
+            url=prefect.url, health=prefect.health,
+        )  # fmt: skip
+        prefect_proc = s.start(by_cli, {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3"})
         mlflow = servers.mlflow_server(
             port=mp, backend_store_uri=f"sqlite:///{root}/mlflow/mlflow.db",
             artifacts_destination=str(root / "mlflow" / "artifacts"),
@@ -166,6 +173,10 @@ def test_deployments_worker_schedule_mlflow_and_dask(stack):
     run_id = summary["mlflow"]["run_id"]
     run = api(stack.mlflow, f"/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]
     assert run["info"]["status"] == "FINISHED"
+    exp_id = run["info"]["experiment_id"]
+    exp = api(stack.mlflow, f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}")
+    tags = {t["key"]: t["value"] for t in exp["experiment"].get("tags", [])}
+    assert tags["mlflow.experimentKind"] == "custom_model_development"  # the training view
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
     assert params["problem"] == "mnist_tiny" and params["k"] == "12"
     hist = api(stack.mlflow, f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}"
@@ -181,3 +192,13 @@ def test_deployments_worker_schedule_mlflow_and_dask(stack):
         time.sleep(3)
     assert scheduled, "no scheduled sketch run completed"
     assert scheduled[0]["auto_scheduled"] is True
+
+
+def test_the_prefect_ui_reaches_its_own_api(stack):
+    """A server started by ``hessian deploy prefect-server --port P`` on a port other than 4200
+    tells its UI to use the API at P (Prefect's own default would say 4200)."""
+    assert not stack.prefect.endswith(":4200/api")
+    with urllib.request.urlopen(stack.prefect.removesuffix("/api") + "/ui-settings") as r:
+        settings = json.loads(r.read())
+    assert settings["api_url"] == stack.prefect
+    assert api(stack.prefect, "/health") is True

@@ -60,3 +60,24 @@ def test_redact_and_unreachable():
     assert "MLflow tracking server at http://u:***@127.0.0.1:9" in msg and "pw" not in msg
     assert "Dask scheduler at tcp://127.0.0.1:9" in unreachable("dask", "tcp://127.0.0.1:9")
     assert unreachable("dask", "inprocess") is None
+
+
+def test_the_prefect_ui_is_told_its_own_api(monkeypatch):
+    monkeypatch.delenv("PREFECT_UI_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
+    cmd = servers.prefect_server(port=4278)
+    assert cmd.env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4278/api" == cmd.url
+    assert (cmd.env["PREFECT_SERVER_API_HOST"], cmd.env["PREFECT_SERVER_API_PORT"]) == (
+        "127.0.0.1",
+        "4278",
+    )
+    wide = servers.prefect_server("0.0.0.0", 4300, insecure=True)
+    assert (
+        wide.env["PREFECT_UI_API_URL"].endswith(":4300/api")
+        and "0.0.0.0" not in wide.env["PREFECT_UI_API_URL"]
+    )
+    # behind a proxy: the documented setting wins
+    monkeypatch.setenv("PREFECT_UI_API_URL", "https://prefect.example.org/api")
+    assert servers.prefect_server(port=4278).env["PREFECT_UI_API_URL"] == (
+        "https://prefect.example.org/api"
+    )

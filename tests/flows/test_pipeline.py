@@ -74,6 +74,8 @@ def test_mlflow_run(first):
     client = MlflowClient(ml["tracking_uri"])
     run = client.get_run(ml["run_id"])
     assert run.info.status == "FINISHED"
+    exp = client.get_experiment(ml["experiment_id"])  # opens on the model-training view
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     p = run.data.params
     assert (p["problem"], p["D"], p["k"], p["s"], p["noise"]) == ("mnist_tiny", "2146", "16",
                                                                    "32", "sparse")  # fmt: skip
