@@ -21,10 +21,10 @@ setup() {
   "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
     || { echo "Python 3.11 is required (found $("$PY" --version))" >&2; exit 1; }
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  # torch==2.13.0 resolves to the local CPU wheel through pip's find-links (shared/design/stack.md)
+  # torch==2.13.0 resolves to the local CPU wheel through pip's find-links (docs/stack.md)
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' \
     2> >(grep -v "is ignored" >&2)
-  "$VENV/bin/python" -c 'import torch, hessian; assert torch.__version__.startswith("2.13.0")'
+  "$VENV/bin/python" -c 'import torch, hessian, hessian_sketch.flows; assert torch.__version__.startswith("2.13.0")'
   echo "$want" > "$VENV/.setup-stamp"
 }
 

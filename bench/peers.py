@@ -29,7 +29,7 @@ curvlinops'
 ``HessianLinearOperator`` + ``eigsh``, skerch's ``seigh`` (oversampled recovery, 2k
 measurements) on our operator, hessian-eigenthings' Lanczos (its default 2k steps, full
 reorthogonalisation) and deflated power iteration (ARPACK runs with its BLAS held to one thread,
-which made it ~3x faster here: stack.md), and PyHessian's power iteration (k = 20 only:
+which made it ~3x faster here: docs/stack.md), and PyHessian's power iteration (k = 20 only:
 it takes k x up to 100 strictly sequential HVPs). For each: wall time (median of 3 when under
 10 s), HVPs, data passes, peak RSS above the start, eigenvalue relative error (median over the
 top k, each matched to the nearest reference eigenvalue), subspace overlap with the reference
@@ -167,7 +167,8 @@ def scipy_eigsh(p, k):
     from scipy.sparse.linalg import eigsh
 
     op = hessian.HessianOperator(p.model, p.hessian_data, vectors_per_pass=1)
-    with threadpool_limits(1, user_api="blas"):  # ARPACK's BLAS threads fight torch's (stack.md)
+    # ARPACK's BLAS threads fight torch's (docs/stack.md)
+    with threadpool_limits(1, user_api="blas"):
         w, V = eigsh(op.to_scipy(), k=k, which="LM", tol=1e-4)
     return w, V, op.stats.n_hvp, op.stats.n_passes
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the peer eigensolvers into .venv for bench/peers.py (never needed by the project or CI).
 # curvlinops needs backpack, which requires torchvision, which would pull a newer CUDA torch
-# (shared/design/stack.md): the peers and their torch-dependent helpers go in with --no-deps,
+# (docs/stack.md): the peers and their torch-dependent helpers go in with --no-deps,
 # their light dependencies normally; torch must still be the CPU 2.13.0 afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."

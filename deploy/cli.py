@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from deploy import servers
+from hessian_sketch.deploy import servers
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -56,18 +56,18 @@ def mlflow_server(
     insecure: Insecure = False,
 ):
     """The MLflow tracking server and UI; clients use MLFLOW_TRACKING_URI=http://HOST:PORT."""
-    _exec(
-        _guard(
-            lambda: servers.mlflow_server(
-                host,
-                port,
-                backend_store_uri=backend_store_uri,
-                artifacts_destination=artifacts_destination,
-                basic_auth=basic_auth,
-                insecure=insecure,
-            )
+    cmd = _guard(
+        lambda: servers.mlflow_server(
+            host,
+            port,
+            backend_store_uri=backend_store_uri,
+            artifacts_destination=artifacts_destination,
+            basic_auth=basic_auth,
+            insecure=insecure,
         )
     )
+    out.print(f"model-training view: {cmd.url}/#/experiments?workflowType=machine_learning")
+    _exec(cmd)
 
 
 TlsCa = Annotated[str | None, typer.Option("--tls-ca-file")]
@@ -126,7 +126,7 @@ def dask_worker(
 @app.command()
 def worker(pool: str = "hessian"):
     """A Prefect worker on the process pool (created if missing). Stop it with Ctrl-C."""
-    from deploy.deployments import ensure_pool
+    from hessian_sketch.deploy.deployments import ensure_pool
 
     ensure_pool(pool)
     _exec(servers.prefect_worker(pool))
@@ -144,7 +144,7 @@ def register(
     ] = None,
 ):
     """Register the `pipeline` and `sketch` deployments (with a schedule) on PREFECT_API_URL."""
-    from deploy.deployments import register as reg
+    from hessian_sketch.deploy.deployments import register as reg
 
     if not os.environ.get("PREFECT_API_URL"):
         err.print(

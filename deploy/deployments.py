@@ -2,19 +2,24 @@
 
     register(pool="hessian", cron="0 3 * * *", config="configs/mnist_mini.yaml")
 
-Flow code is taken from this checkout (``from_source`` on a local path: the worker runs the flow
-in a subprocess with this directory as working directory and this environment's packages), so a
-worker must run on a machine with the same checkout and venv, or a shared file system. The
-configuration travels as a parameter (a path, or the config as a dict); the run directory in it
-decides where results go, and a rerun of the same configuration reuses everything complete.
+The flow code is this environment's installed package (the entrypoints are module paths,
+``hessian_sketch.flows.pipeline.pipeline``), so a fresh clone (an editable install) and an
+installed wheel deploy the same way; a worker must run with the same environment, on this machine
+or one with the same packages. Flow runs work in the directory ``register`` was called from
+(``from_source`` on that path): relative run directories in a configuration land there. The
+configuration travels as a parameter (a path, made absolute, or the config as a dict); the run
+directory in it decides where results go, and a rerun of the same configuration reuses
+everything complete.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ENTRYPOINTS = {"pipeline": "flows/pipeline.py:pipeline", "sketch": "flows/sketch.py:sketch"}
+ENTRYPOINTS = {
+    "pipeline": "hessian_sketch.flows.pipeline.pipeline",
+    "sketch": "hessian_sketch.flows.sketch.sketch",
+}
 
 
 def ensure_pool(name: str, concurrency: int | None = None) -> None:
@@ -63,7 +68,7 @@ def register(
         params = {"config": config}
         if name == "sketch":
             params["step"] = step
-        loaded = prefect_flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINTS[name])
+        loaded = prefect_flow.from_source(source=str(Path.cwd()), entrypoint=ENTRYPOINTS[name])
         kw = {}
         if cron:
             kw["cron"] = cron

@@ -1,4 +1,4 @@
-"""Environment defaults for running offline with nothing started by hand (shared/design/stack.md).
+"""Environment defaults for running offline with nothing started by hand (docs/stack.md).
 
 - Prefect: analytics off (offline it logs DNS errors and "database is locked" tracebacks), a
   120 s start-up timeout for the temporary server (the default 20 s tips over under load).

@@ -8,13 +8,13 @@ import time
 
 from prefect import flow, get_run_logger
 
-from flows import report
-from flows.common import cached, checkpoint_id, prepare
-from flows.layout import Layout
-from flows.plan import Plan
-from flows.sketch import find_checkpoint
 from hessian.out_of_core import SketchStore
-from tasks import analysis, sketching
+from hessian_sketch.flows import report
+from hessian_sketch.flows.common import cached, checkpoint_id, prepare
+from hessian_sketch.flows.layout import Layout
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.flows.sketch import find_checkpoint
+from hessian_sketch.tasks import analysis, sketching
 
 
 def stored_sketches(plan: Plan, lay: Layout) -> list[dict]:

@@ -10,6 +10,7 @@ hessian deploy ...             servers, worker and deployments (deploy/README.md
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,10 +28,11 @@ app = typer.Typer(
 )  # fmt: skip
 console = Console()
 err = Console(stderr=True)
+UI_PORT = 5000  # `hessian ui`'s port (MLflow's own default)
 
 
 def _add_deploy() -> None:
-    from deploy.cli import app as deploy_app
+    from hessian_sketch.deploy.cli import app as deploy_app
 
     app.add_typer(deploy_app, name="deploy")
 
@@ -47,8 +49,8 @@ SetOpt = Annotated[
 
 def _plan(path: Path | None, overrides: list[str] | None):
     """The run's plan: its configuration, validated once here, and the stages' requests."""
-    from flows.plan import Plan
     from hessian.exceptions import ConfigError
+    from hessian_sketch.flows.plan import Plan
 
     try:
         return Plan.of(path, overrides or [])
@@ -59,14 +61,14 @@ def _plan(path: Path | None, overrides: list[str] | None):
 
 def _servers_up(cfg, *, tracking: bool = False, dask: bool = False) -> None:
     """Stop before starting when a configured server is down: one line, exit code 3."""
-    from flows.common import unreachable
+    from hessian_sketch.flows.common import unreachable
 
     checks = []
     if os.environ.get("PREFECT_API_URL"):
         hint = "unset it for a temporary local server, or start it: hessian deploy prefect-server"
         checks.append(("prefect", os.environ["PREFECT_API_URL"], hint))
     if tracking:
-        from flows.tracking import tracking_uri
+        from hessian_sketch.flows.tracking import tracking_uri
 
         uri = tracking_uri(cfg)
         if uri.startswith(("http://", "https://")):
@@ -116,8 +118,9 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
     plan = _plan(config, set_)
     cfg = plan.config
     _servers_up(cfg, tracking=True, dask=True)
-    from flows.pipeline import pipeline
-    from flows.report import table
+    from hessian_sketch.flows.pipeline import pipeline
+    from hessian_sketch.flows.report import table
+    from hessian_sketch.tasks.tracking import ui_link
 
     summary = _run(lambda: pipeline(plan))
     console.print(table(summary))
@@ -128,7 +131,13 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
         f" steps, measured {len(work['measured_steps'])} sketches ({work['hvps']:,} HVPs) this run"
     )
     console.print(f"run directory: {cfg.run_dir}  (summary.json, plots/, sketches/)")
-    console.print(f"MLflow: {summary['mlflow']['tracking_uri']}  ->  hessian ui {config or ''}")
+    ml = summary["mlflow"]
+    uri = ml["tracking_uri"]
+    if uri.startswith(("http://", "https://")):
+        console.print(f"MLflow: {ui_link(uri, ml['experiment_id'], ml['run_id'])}")
+    else:
+        link = ui_link(f"http://127.0.0.1:{UI_PORT}", ml["experiment_id"], ml["run_id"])
+        console.print(f"MLflow: {uri}  ->  hessian ui {config or ''}  ->  {link}")
 
 
 @app.command()
@@ -136,7 +145,7 @@ def train(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Train and checkpoint every recorded step (resumes)."""
     plan = _plan(config, set_)
     _servers_up(plan.config)
-    from flows.train import train as flow
+    from hessian_sketch.flows.train import train as flow
 
     cks = _run(lambda: flow(plan))
     for t, c in sorted(cks.items()):
@@ -153,7 +162,7 @@ def sketch(
     plan = _plan(config, set_)
     _recorded(plan.config, step)
     _servers_up(plan.config, dask=True)
-    from flows.sketch import sketch as flow
+    from hessian_sketch.flows.sketch import sketch as flow
 
     out = _run(lambda: flow(plan, step))
     lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
@@ -168,9 +177,9 @@ def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Analyse every solved sketch of the run: masks, metrics, plots, summary.json."""
     plan = _plan(config, set_)
     cfg = plan.config
-    from flows.analyze import analyze as flow
-    from flows.analyze import stored_sketches
-    from flows.report import table
+    from hessian_sketch.flows.analyze import analyze as flow
+    from hessian_sketch.flows.analyze import stored_sketches
+    from hessian_sketch.flows.report import table
 
     _servers_up(cfg)
     lay = plan.layout
@@ -200,7 +209,7 @@ def exact(
         err.print(f"[red]error:[/] {cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
         raise typer.Exit(2)
     _servers_up(cfg)
-    from flows.exact import exact as flow
+    from hessian_sketch.flows.exact import exact as flow
 
     out = _run(lambda: flow(plan, step))
     a = out["analysis"]
@@ -221,20 +230,26 @@ def exact(
 @app.command()
 def ui(
     config: ConfigArg = None,
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = UI_PORT,
     tracking_uri: Annotated[str | None, typer.Option(help="default: the run's store")] = None,
 ) -> None:
-    """The MLflow UI for a run's tracking store, on 127.0.0.1 only."""
+    """The MLflow UI for a run's tracking store, on 127.0.0.1 only (opened on the model-training
+    view: the link printed carries ?workflowType=machine_learning)."""
+    from hessian_sketch.tasks.tracking import TRAINING_VIEW
+
+    server = f"http://127.0.0.1:{port}"
+    link = f"{server}/#/experiments?{'='.join(TRAINING_VIEW)}"
     if tracking_uri is None:
         cfg = _plan(config, None).config
-        from flows.tracking import tracking_uri as uri_of
+        from hessian_sketch.flows.tracking import tracking_uri as uri_of
 
         tracking_uri = uri_of(cfg)
         db = Path(cfg.run_dir) / "mlflow.db"
         if tracking_uri.startswith("sqlite") and not db.exists():
             err.print(f"[red]error:[/] no MLflow store at {db}: run `hessian run` first")
             raise typer.Exit(2)
-    console.print(f"MLflow UI for {tracking_uri} on http://127.0.0.1:{port}")
+        link = _last_run_link(Path(cfg.run_dir) / "summary.json", server) or link
+    console.print(f"MLflow UI for {tracking_uri} on {server}; the run: {link}")
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
@@ -247,7 +262,7 @@ def show_config(
     problem: Annotated[str, typer.Argument(help="problem name")] = "mnist_mini",
 ) -> None:
     """Print the resolved default configuration of a problem (a starting point for a file)."""
-    from flows.config import ConfigError, RunConfig
+    from hessian_sketch.flows.config import ConfigError, RunConfig
 
     try:
         cfg = RunConfig(problem=problem).resolve()
@@ -257,6 +272,17 @@ def show_config(
     console.print(cfg.to_yaml(), highlight=False, markup=False)
 
 
+def _last_run_link(summary: Path, server: str) -> str | None:
+    """The UI's link to the run recorded in a run directory's summary.json, if there is one."""
+    from hessian_sketch.tasks.tracking import ui_link
+
+    try:
+        ml = json.loads(summary.read_text())["mlflow"]
+        return ui_link(server, ml["experiment_id"], ml["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _eigenvalues(url: str):
     from hessian.out_of_core import SketchStore
 
@@ -264,7 +290,7 @@ def _eigenvalues(url: str):
 
 
 def main() -> None:
-    import flows._env  # noqa: F401
+    import hessian_sketch.flows._env  # noqa: F401
 
     app()
 

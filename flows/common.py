@@ -6,9 +6,9 @@ import platform
 import subprocess
 from pathlib import Path
 
-from flows.layout import Layout
-from flows.plan import Plan
-from tasks.tracking import redact, unreachable  # noqa: F401  (re-exported)
+from hessian_sketch.flows.layout import Layout
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.tasks.tracking import redact, unreachable  # noqa: F401  (re-exported)
 
 
 def checkpoint_id(ck: dict) -> dict:

@@ -7,8 +7,9 @@
 
 Unset fields take the problem's paper settings (``hessian.problems.PROBLEMS``); ``resolve()``
 fills them in and checks the combination. A bad file gets one ``ConfigError`` naming the field.
-A run validates its configuration once (``load_config`` for a file, ``resolve`` for any form);
-``hessian_sketch.flows.plan.Plan`` then turns it into the typed request of each stage.
+A run validates its configuration once (``hessian_sketch.flows.loading``: ``load_config`` for a
+file, ``resolve`` for any form); ``hessian_sketch.flows.plan.Plan`` then turns it into the typed
+request of each stage.
 
 Renamed fields keep working under their old names (``RENAMED``): ``sketch.block_size`` is now
 ``sketch.vectors_per_pass`` (vectors per pass over the data); the store's job width has its own
@@ -17,14 +18,12 @@ name, ``sketch.vectors_per_block`` (default: ``vectors_per_pass``).
 
 from __future__ import annotations
 
-import copy
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hessian import defaults, problems
 from hessian.exceptions import ConfigError
@@ -33,7 +32,7 @@ from hessian.exceptions import ConfigError
 RENAMED = {"sketch.block_size": "sketch.vectors_per_pass"}
 
 
-def _renamed_fields(section, name: str):
+def renamed_fields(section, name: str):
     """A section's mapping with its old field names replaced by the new ones."""
     if not isinstance(section, dict):
         return section
@@ -117,7 +116,7 @@ class SketchConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data):
-        return _renamed_fields(data, "sketch")
+        return renamed_fields(data, "sketch")
 
     @field_validator("chunk_rows")
     @classmethod
@@ -257,110 +256,3 @@ class RunConfig(_Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-def format_errors(e: ValidationError, source: str) -> str:
-    lines = []
-    for err in e.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"{where}: {msg}")
-    return f"{source}: " + "; ".join(lines)
-
-
-def _renamed_tree(tree: dict) -> dict:
-    """The configuration tree with every old field name replaced by its new one."""
-    tree = dict(tree)
-    for old in RENAMED:
-        sec = old.split(".")[0]
-        if sec in tree:
-            try:
-                tree[sec] = _renamed_fields(tree[sec], sec)
-            except ValueError as e:
-                raise ConfigError(f"{sec}: {e}") from None
-    return tree
-
-
-def set_dotted(tree: dict, dotted: str, value) -> None:
-    dotted = RENAMED.get(dotted, dotted)
-    keys = dotted.split(".")
-    node = tree
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted}: {key} is not a section")
-    node[keys[-1]] = value
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Read and validate a run configuration (YAML or TOML; None: the defaults).
-
-    Args:
-        overrides: ``section.field=value`` strings applied on top (values parsed as YAML).
-
-    Raises:
-        ConfigError: unreadable file, unknown or invalid field (named in the message).
-    """
-    tree: dict = {}
-    source = "defaults"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        text = path.read_text()
-        try:
-            if path.suffix == ".toml":
-                tree = tomllib.loads(text)
-            else:
-                tree = yaml.safe_load(text) or {}
-        except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
-            kind = "TOML" if path.suffix == ".toml" else "YAML"
-            raise ConfigError(f"{path}: not valid {kind}: {e}") from e
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: expected a mapping of fields at the top level")
-        tree.setdefault("name", path.stem)
-        try:
-            tree = _renamed_tree(tree)
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected section.field=value")
-        key, value = item.split("=", 1)
-        set_dotted(tree, key.strip(), yaml.safe_load(value))
-    try:
-        cfg = RunConfig.model_validate(tree)
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, source)) from None
-    try:
-        return cfg.resolve()
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, source)) from None
-    except ConfigError as e:
-        raise ConfigError(f"{source}: {e}") from None
-
-
-def resolve(config: dict | str | Path | RunConfig | None, overrides=()) -> RunConfig:
-    """A validated and resolved ``RunConfig`` from a dict, a file path, a RunConfig or None (the
-    defaults); ``overrides`` (``section.field=value``) apply on top.
-
-    Raises:
-        ConfigError: an unknown or invalid field, named in the message.
-    """
-    if isinstance(config, RunConfig):
-        config = config.model_dump(mode="json")
-    if not isinstance(config, dict):
-        return load_config(config, list(overrides))
-    tree = _renamed_tree(copy.deepcopy(config))
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r}: expected section.field=value")
-        set_dotted(tree, key.strip(), yaml.safe_load(value))
-    try:
-        return RunConfig.model_validate(tree).resolve()
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, "config")) from None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import cached, checkpoint_id, prepare
-from flows.plan import Plan
-from flows.sketch import find_checkpoint
 from hessian.defaults import MAX_DENSE_D
 from hessian.exceptions import ConfigError
 from hessian.out_of_core import SketchStore
-from tasks import analysis, sketching
+from hessian_sketch.flows.common import cached, checkpoint_id, prepare
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.flows.sketch import find_checkpoint
+from hessian_sketch.tasks import analysis, sketching
 
 
 @flow(name="exact")

@@ -11,13 +11,13 @@ import time
 
 from prefect import flow, get_run_logger
 
-from flows import tracking as track
-from flows.analyze import analyze
-from flows.common import git_commit, prepare, redact, versions
-from flows.plan import Plan
-from flows.sketch import dask_scheduler, sketch
-from flows.train import train
-from tasks import tracking
+from hessian_sketch.flows import tracking as track
+from hessian_sketch.flows.analyze import analyze
+from hessian_sketch.flows.common import git_commit, prepare, redact, versions
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.flows.sketch import dask_scheduler, sketch
+from hessian_sketch.flows.train import train
+from hessian_sketch.tasks import tracking
 
 
 @flow(name="pipeline")

@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flows.config import RunConfig, resolve
-from flows.layout import Layout
 from hessian.operators import OperatorSpec
 from hessian.out_of_core import SketchRequest
 from hessian.solvers import ExactRequest
 from hessian.study import AnalysisRequest
 from hessian.training import TrainRequest
+from hessian_sketch.flows.config import RunConfig
+from hessian_sketch.flows.layout import Layout
+from hessian_sketch.flows.loading import resolve
 
 
 @dataclass(frozen=True)

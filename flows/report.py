@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-from flows.common import git_commit, versions
+from hessian_sketch.flows.common import git_commit, versions
 
 
 def step_record(outcome: dict, checkpoint: dict, analysis: dict, exact: dict | None) -> dict:

@@ -6,11 +6,11 @@ import contextlib
 
 from prefect import flow, get_run_logger
 
-from flows.common import cached, checkpoint_id, prepare
-from flows.plan import Plan
-from flows.train import train_checkpoints
 from hessian.exceptions import ConfigError
-from tasks import sketching
+from hessian_sketch.flows.common import cached, checkpoint_id, prepare
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.flows.train import train_checkpoints
+from hessian_sketch.tasks import sketching
 
 
 @contextlib.contextmanager

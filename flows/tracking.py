@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flows.common import redact
-from flows.config import RunConfig
-from tasks.tracking import default_uri
+from hessian_sketch.flows.common import redact
+from hessian_sketch.flows.config import RunConfig
+from hessian_sketch.tasks.tracking import default_uri
 
 
 def tracking_uri(cfg: RunConfig) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import prepare
-from flows.plan import Plan
-from tasks import training
+from hessian_sketch.flows.common import prepare
+from hessian_sketch.flows.plan import Plan
+from hessian_sketch.tasks import training
 
 
 def train_checkpoints(plan: Plan) -> dict:

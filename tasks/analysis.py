@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from hessian.solvers import ExactRequest, stored_reference
 from hessian.study import AnalysisRequest, analysis, plots
 from hessian.training import checkpoints
-from tasks._cache import CACHED, LIBRARY_VERSION
+from hessian_sketch.tasks._cache import CACHED, LIBRARY_VERSION
 
 
 @task(name="analyze-step", cache_policy=CACHED, retries=1)

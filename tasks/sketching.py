@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from hessian import out_of_core
 from hessian.out_of_core import SketchRequest, SketchStore
 from hessian.training import checkpoints
-from tasks._cache import CACHED, LIBRARY_VERSION
+from hessian_sketch.tasks._cache import CACHED, LIBRARY_VERSION
 
 
 @task(name="sketch", retries=2, retry_delay_seconds=5)

@@ -1,7 +1,7 @@
 """MLflow tracking through ``MlflowClient`` (explicit run ids: safe from any thread or process).
 
 Metrics are logged in batches (one request per 1,000 values: ~7-10 ms per single metric locally
-and ~50 ms through a server, shared/design/stack.md). A server that cannot be reached gives one
+and ~50 ms through a server, docs/stack.md). A server that cannot be reached gives one
 clear error naming the tracking URI.
 """
 
@@ -17,9 +17,29 @@ from hessian.exceptions import TrackingUnavailableError
 
 BATCH = 1000
 
-#: the experiment tag MLflow 3.17's UI reads: this value opens the model-training view (runs and
-#: their charts), not the GenAI overview it shows an experiment without it
+#: the experiment tag that marks a model-training experiment (MLflow reads it where the UI's
+#: GenAI / Model training switch is turned off)
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+#: the page-address parameter that opens MLflow 3.17's UI on its model-training view (runs and
+#: their metric charts): the UI takes its view from this parameter, else from the browser's last
+#: choice, else GenAI, whatever the experiment's tag says (docs/stack.md)
+TRAINING_VIEW = ("workflowType", "machine_learning")
+
+
+def ui_route(experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's address (after the server's) of an experiment's runs, or of one run's
+    metric charts, on the model-training view:
+    ``#/experiments/1/runs/<id>/model-metrics?workflowType=machine_learning``."""
+    key, value = TRAINING_VIEW
+    page = f"/experiments/{experiment_id}" + (f"/runs/{run_id}/model-metrics" if run_id else "")
+    return f"#{page}?{key}={value}"
+
+
+def ui_link(server: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The full address of ``ui_route`` on the UI served at ``server`` (credentials left out)."""
+    scheme, sep, rest = server.partition("://")
+    base = f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else server
+    return f"{base.rstrip('/')}/{ui_route(experiment_id, run_id)}"
 
 
 def redact(uri: str | None) -> str | None:
@@ -111,7 +131,11 @@ def open_run(
         tags["mlflow.parentRunId"] = parent_run_id
     run = client.create_run(exp_id, run_name=run_name, tags=tags)
     log_values(uri, run.info.run_id, params=params)
-    return {"run_id": run.info.run_id, "experiment_id": exp_id}
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": exp_id,
+        "ui_route": ui_route(exp_id, run.info.run_id),
+    }
 
 
 def log_values(uri: str, run_id: str, *, params: dict | None = None, metrics=()) -> int:
@@ -165,5 +189,5 @@ def close_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
 
 
 def default_uri(run_dir: str | Path) -> str:
-    """sqlite in the run directory (MLflow's file store is deprecated: stack.md)."""
+    """sqlite in the run directory (MLflow's file store is deprecated: docs/stack.md)."""
     return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 
 from hessian.training import TrainRequest, checkpoints
-from tasks._cache import file_sha256
+from hessian_sketch.tasks._cache import file_sha256
 
 
 @task(name="train", retries=1, retry_delay_seconds=2)

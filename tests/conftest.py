@@ -117,3 +117,15 @@ def mnist_case(request):
 @pytest.fixture(scope="session")
 def mnist_trained():
     return mnist_at(TRAIN_STEPS)
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server (sqlite) for the whole session (~15 s once), for the tests
+    of the flows, the tasks run as flows and the deployments."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    import hessian_sketch.flows  # noqa: F401  (environment defaults before prefect is imported)
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

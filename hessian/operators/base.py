@@ -4,7 +4,7 @@ A curvature operator is a symmetric D x D matrix M (Hessian or GGN of the mean l
 data subset) that is never formed: ``op @ X`` applies it to a D x m block. Columns are processed
 ``vectors_per_pass`` at a time, and each block costs ONE pass over the data: the per-vector
 product is vmapped over the block (Fernandez et al. 2025 used one vector per pass; batching is
-the largest speed lever, see shared/design/method.md section 1).
+the largest speed lever, see docs/method.md §1).
 
 The mean loss over N samples in batches B_j of n_j samples is L = sum_j (n_j / N) L_j with L_j the
 batch-mean loss, so M = sum_j (n_j / N) M_j and the data loop accumulates weighted batch products.
@@ -204,7 +204,7 @@ class CurvatureOperator:
             raise ValueError(f"expected a block of shape (m, {self.D}), got {tuple(V.shape)}")
         V = V.to(self.dtype)
         # numpy/scipy's BLAS threads spin after dense work and steal the cores torch needs: one
-        # sketch on mnist_mini took 17 s with them and 4.6 s without (shared/design/stack.md)
+        # sketch on mnist_mini took 17 s with them and 4.6 s without (docs/stack.md)
         with torch.no_grad(), _THREADPOOLS.limit(limits=1, user_api="blas"):
             parts = [
                 self._block_matmat(V[i : i + self.vectors_per_pass])

@@ -1,6 +1,6 @@
 """The loss Hessian as a batched linear operator.
 
-H = d^2 L / d theta^2 of the mean loss over a fixed data subset (shared/design/method.md §1).
+H = d^2 L / d theta^2 of the mean loss over a fixed data subset (docs/method.md §1).
 A product is forward-over-reverse, Hv = d/dt grad L(theta + t v) at t = 0
 (``torch.func.jvp`` of ``torch.func.grad``), which needs less memory than double backward, and is
 vmapped over a block of vectors so one pass over the data serves the whole block.

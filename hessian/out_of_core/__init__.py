@@ -6,11 +6,11 @@
     out_of_core.overlaps("runs/h.zarr", {"magnitude": mask})
 
 Nothing of size D x k is held in memory. The parts, in the order a sketch meets them:
-``store`` (the Zarr group: layout, settings, checksums, the solution), ``blocks`` (one
-measurement job and its per-process cache), ``cluster`` (the Dask client of a run),
-``progress`` (what a run shows), ``measure`` (the run over all blocks), ``streamed_solve``,
-``passes`` (overlaps, gather, cross-overlap, a-posteriori error) over ``row_chunks``, and
-``sketch_and_solve`` (the one call that does it all, resumably).
+``settings`` (what defines a sketch), ``store`` (the Zarr group: layout, checksums, the
+solution), ``blocks`` (one measurement job and its per-process cache), ``cluster`` (the Dask
+client of a run), ``progress`` (what a run shows), ``measure`` (the run over all blocks),
+``streamed_solve``, ``passes`` (overlaps, gather, cross-overlap, a-posteriori error) over
+``row_chunks``, and ``sketch_and_solve`` (the one call that does it all, resumably).
 """
 
 from hessian.exceptions import CorruptBlockError, StoreMismatchError
@@ -25,8 +25,9 @@ from hessian.out_of_core.passes import (
     gather,
     overlaps,
 )
+from hessian.out_of_core.settings import SketchSettings
 from hessian.out_of_core.sketch_and_solve import SketchRequest, sketch
-from hessian.out_of_core.store import SketchSettings, SketchStore
+from hessian.out_of_core.store import SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
 __all__ = [

@@ -20,7 +20,8 @@ from hessian._checks import as_request
 from hessian.exceptions import CorruptBlockError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.measure import MeasureReport, run_measurements
-from hessian.out_of_core.store import SketchSettings, SketchStore
+from hessian.out_of_core.settings import SketchSettings
+from hessian.out_of_core.store import SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
 

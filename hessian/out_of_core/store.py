@@ -13,7 +13,7 @@ vectors per measurement block):
 
 Measurement block j owns inner columns [j b, (j+1) b) and outer columns in the same range (if
 < r), so every chunk has exactly one writer: safe under concurrent writers without locks or
-sharding (sharding loses data under concurrent writes: shared/design/stack.md). Float data is
+sharding (sharding loses data under concurrent writes: docs/stack.md). Float data is
 uncompressed but guarded by a CRC32C codec, so a corrupted or truncated chunk fails to read and a
 missing one reads as NaN (the fill value): both are detected, and the block is measured again.
 Attributes record the settings, the operator's fingerprint and spec, and the library version;
@@ -27,7 +27,7 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import InitVar, asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,61 +35,12 @@ import zarr
 from zarr.codecs import Crc32cCodec
 
 from hessian._version import __version__
-from hessian.defaults import CHUNK_ROWS, TILE, VECTORS_PER_PASS
 from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.out_of_core.settings import SketchSettings
 
 __all__ = ["CorruptBlockError", "SketchSettings", "SketchStore", "StoreMismatchError"]
 
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SketchSettings:
-    """What defines a sketch besides the operator.
-
-    ``vectors_per_block``: test vectors per measurement block, the unit of work and resumption
-    (one job each) and the column width of the store's chunks (formerly ``block_size``, still
-    accepted). ``chunk_rows`` must be a multiple of the sketching matrices' column tile (65,536)
-    so that a row chunk of the outer sketch meets whole tiles (or be >= D).
-    """
-
-    D: int
-    k: int
-    s: int
-    oversample: int = 0
-    seed: int = 0
-    noise: str = "sparse"
-    vectors_per_block: int = VECTORS_PER_PASS
-    dtype: str = "float32"
-    chunk_rows: int = CHUNK_ROWS
-    block_size: InitVar[int | None] = None  # the old name of vectors_per_block (old stores)
-
-    def __post_init__(self, block_size: int | None):
-        if block_size is not None:
-            object.__setattr__(self, "vectors_per_block", int(block_size))
-        if not 1 <= self.k <= self.D:
-            raise ValueError(f"k must be in 1..D = {self.D}, got k={self.k}")
-        if self.oversample < 0:
-            raise ValueError(f"oversample must be >= 0, got {self.oversample}")
-        if not self.r <= self.s <= self.D:
-            raise ValueError(f"s must satisfy k + oversample = {self.r} <= s <= D, got s={self.s}")
-        if self.vectors_per_block < 1:
-            raise ValueError(f"vectors_per_block must be >= 1, got {self.vectors_per_block}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.chunk_rows % TILE and self.chunk_rows < self.D:
-            raise ValueError(f"chunk_rows must be a multiple of {TILE} (or >= D)")
-
-    @property
-    def r(self) -> int:
-        return self.k + self.oversample
-
-    @property
-    def n_blocks(self) -> int:
-        return math.ceil(self.s / self.vectors_per_block)
-
-    def block_range(self, j: int) -> tuple[int, int]:
-        return j * self.vectors_per_block, min(self.s, (j + 1) * self.vectors_per_block)
 
 
 def _local_path(url: str) -> Path | None:

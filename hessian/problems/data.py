@@ -2,7 +2,7 @@
 
 Every reader returns ``(X, y)``: ``X`` a float32 tensor (N, C, H, W) with values in [0, 1] for
 image data, ``y`` an int64 tensor (N,). Nothing is ever downloaded. The Hessian of a problem is
-defined on a fixed class-balanced subset of its data (``class_balanced_subset``; method.md §1).
+defined on a fixed class-balanced subset of its data (``class_balanced_subset``; docs/method.md §1).
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def synthetic(shape: Sequence[int], num_classes: int, n: int, seed: int) -> Data
 
 
 def class_balanced_subset(y: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
-    """Indices of the fixed class-balanced subset that defines the Hessian (method.md §1).
+    """Indices of the fixed class-balanced subset that defines the Hessian (docs/method.md §1).
 
     Takes the ``n // num_classes`` lowest-index samples of every class.
 

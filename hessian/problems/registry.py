@@ -1,6 +1,6 @@
 """The paper's test problems: settings, model builders and a ``load`` that assembles a Problem.
 
-Settings follow Fernandez et al. (2025) as recomputed from their public logs (method.md §5);
+Settings follow Fernandez et al. (2025) as recomputed from their public logs (docs/method.md §5);
 ``wide_mlp`` (D > 10M) and ``mlp_1m`` (D ~ 1M) are ours, cheap models for work at scale.
 """
 
@@ -196,7 +196,7 @@ class Problem:
         settings: The paper's settings for this problem.
         model: The network, in eval mode, cast to the requested dtype.
         train_data: ``(X, y)`` for training.
-        hessian_data: ``(X, y)``, the class-balanced subset of ``train_data`` (method.md §1).
+        hessian_data: ``(X, y)``, the class-balanced subset of ``train_data`` (docs/method.md §1).
         hessian_indices: Indices of ``hessian_data`` in ``train_data`` (sorted).
         data_source: ``"digits"``, ``"synthetic"``, ``"tensors"`` or the path read.
     """

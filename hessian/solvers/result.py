@@ -1,6 +1,6 @@
 """What every eigensolver returns: eigenpairs ordered by |lambda| descending.
 
-The Hessian is indefinite and its top-k by magnitude mixes both signs (shared/design/method.md),
+The Hessian is indefinite and its top-k by magnitude mixes both signs (docs/method.md),
 so every result, sketched, accurate or exact, is put in |lambda| order by ``order_by_magnitude``.
 """
 

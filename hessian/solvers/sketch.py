@@ -2,7 +2,7 @@
 
 Single pass (Tropp, Yurtsever, Udell & Cevher 2019, "Streaming low-rank matrix approximation with
 an application to scientific simulation", §4 and §5; as used by Fernandez et al. 2025 via skerch;
-shared/design/method.md §2):
+docs/method.md §2):
 
 1. Independent test matrices Phi_R, Phi_L (s x D) from one seed, streams 0 and 1.
 2. s measurements y_i = H phi_i (phi_i the rows of Phi_R), in blocks of b per data pass;
@@ -252,11 +252,5 @@ def nystrom(
         n_hvp=A.n_hvp,
         n_passes=A.n_passes,
         method="nystrom",
-        info={
-            "k": k,
-            "oversample": oversample,
-            "noise": noise,
-            "seed": seed,
-            "vectors_per_call": b,
-        },
+        info=dict(k=k, oversample=oversample, noise=noise, seed=seed, vectors_per_call=b),
     )

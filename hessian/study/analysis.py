@@ -1,6 +1,6 @@
 """The paper's analysis of one recorded step: masks against the top-k Hessian eigenspace.
 
-For eigenvectors V (D x k, |lambda| order) and parameters theta at a step (method.md §4):
+For eigenvectors V (D x k, |lambda| order) and parameters theta at a step (docs/method.md §4):
 - overlap(S, k) = (1/k) ||V[S[:k], :k]||_F^2 for every k, for the magnitude mask (largest
   |theta_i|), random masks (mean and standard deviation over ``draws`` draws) and the best mask
   (an upper bound at every k); chance(k) = k / D is the expected overlap of a random mask;

@@ -2,7 +2,7 @@
 
 A mask is a 1-D ``int64`` array of parameter indices in RANK ORDER (most important first), so the
 mask of size k is its first k entries and masks are nested in k. Parameters are indexed in the
-flattened ``model.parameters()`` order. See method.md §4 (Fernandez et al. 2025, TMLR,
+flattened ``model.parameters()`` order. See docs/method.md §4 (Fernandez et al. 2025, TMLR,
 arXiv 2504.14701).
 
 Masks provided:
@@ -97,7 +97,7 @@ def from_scores(scores: Any, k: int) -> np.ndarray:
 
 
 def magnitude(params: Any, k: int) -> np.ndarray:
-    """Magnitude mask: indices of the k largest |theta|, descending (method.md §4).
+    """Magnitude mask: indices of the k largest |theta|, descending (docs/method.md §4).
 
     Ties are broken by the lower index. Use the parameters of the SAME step as the Hessian.
 
@@ -126,7 +126,8 @@ def ggn_diagonal(diagonal: Any, k: int) -> np.ndarray:
     """GGN-diagonal mask: top-k entries of diag(G), descending.
 
     The diagonal (length D) is estimated elsewhere from the GGN operator (e.g. Hutchinson or an
-    exact per-coordinate pass); this function only ranks it (method.md §4, the paper's revision).
+    exact per-coordinate pass); this function only ranks it (docs/method.md §4, the paper's
+    revision).
 
     Args:
         diagonal: 1-D array/tensor of length D.
@@ -143,7 +144,7 @@ def random(D: int, k: int, *, draws: int = 1, seed: int = 0) -> np.ndarray:
 
     Every row is the first k entries of an independent uniform permutation of range(D)
     (``rng.choice(D, k, replace=False)``), so prefixes are also uniform random subsets and
-    E[overlap(k)] = k / D (method.md §4).
+    E[overlap(k)] = k / D (docs/method.md §4).
 
     Args:
         D: Number of parameters.
@@ -170,7 +171,7 @@ def best(eigenvectors: Any, k: int) -> np.ndarray:
     """Best mask at a fixed k: top-k rows of V[:, :k] by squared row norm, descending.
 
     This maximises overlap(S, V_k) = (1/k) ||V_k[S, :]||_F^2 over all k-subsets, so it is an
-    upper bound for any mask at that k (method.md §4). Unlike other masks, best masks at
+    upper bound for any mask at that k (docs/method.md §4). Unlike other masks, best masks at
     different k are NOT nested; use :func:`best_overlap` for the bound at every k.
 
     Args:

@@ -1,4 +1,4 @@
-"""Metrics between parameter masks and Hessian eigenspaces (method.md §4).
+"""Metrics between parameter masks and Hessian eigenspaces (docs/method.md §4).
 
 A k-sparse mask S is the orthonormal D x k matrix M of its one-hot columns; the top-k eigenbasis
 V_k is another point on the Grassmannian G(k, D). Their principal angles satisfy
@@ -79,7 +79,7 @@ def _mask(mask_indices: Any, D: int, ndims: tuple[int, ...] = (1,)) -> np.ndarra
 # chance level and overlap
 # --------------------------------------------------------------------------------------------
 def chance(k: Any, D: int) -> float | np.ndarray:
-    """Chance-level overlap k / D of a uniformly random k-subset (method.md §4).
+    """Chance-level overlap k / D of a uniformly random k-subset (docs/method.md §4).
 
     E[(1/k) ||V_k[S, :]||_F^2] = (1/k) (k/D) ||V_k||_F^2 = k/D, since each row is in S with
     probability k/D.
@@ -101,7 +101,7 @@ def chance(k: Any, D: int) -> float | np.ndarray:
 
 
 def overlap(mask_indices: Any, eigenvectors: Any, k_max: int | None = None) -> np.ndarray:
-    """Overlap for every k = 1..k_max from one gather (method.md §4).
+    """Overlap for every k = 1..k_max from one gather (docs/method.md §4).
 
     W = V[S[:k_max], :k_max] (float64), P = 2-D prefix sum of W**2 (cumsum over both axes),
     overlap(k) = P[k-1, k-1] / k = (1/k) ||V[S[:k], :k]||_F^2 (``nested_overlaps(W)``).
@@ -134,7 +134,7 @@ def overlap(mask_indices: Any, eigenvectors: Any, k_max: int | None = None) -> n
 # principal angles and Grassmannian metrics
 # --------------------------------------------------------------------------------------------
 def principal_angles(mask_indices: Any, eigenvectors: Any, k: int) -> np.ndarray:
-    """Principal angles between the size-k mask and the top-k eigenbasis (method.md §4).
+    """Principal angles between the size-k mask and the top-k eigenbasis (docs/method.md §4).
 
     cos(theta_j) = singular values of V[S[:k], :k], clipped to [0, 1].
 
@@ -181,7 +181,7 @@ def subspace_principal_angles(A: Any, B: Any) -> np.ndarray:
 
 
 def grassmannian_metrics(theta: Any) -> dict[str, float]:
-    """The seven Grassmannian quantities of method.md §4 from principal angles theta.
+    """The seven Grassmannian quantities of docs/method.md §4 from principal angles theta.
 
     overlap = mean cos^2(theta) (= 1 - projection_F^2 / k); geodesic = ||theta||_2;
     chordal_2 = max 2 sin(theta/2); chordal_F = ||2 sin(theta/2)||_2; projection_2 = max sin(theta);
@@ -229,7 +229,7 @@ def subspace_overlap(A: Any, B: Any) -> float:
 
     The fraction of span(A) captured by span(B), in [0, 1] (equals mean cos^2 of the principal
     angles when k_B == k_A; with k_B > k_A it is the share of A inside the wider span(B)).
-    Used to compare eigenspaces between steps and sketch vs exact (method.md §4).
+    Used to compare eigenspaces between steps and sketch vs exact (docs/method.md §4).
     """
     A = as_eigenvectors(A, "A")
     B = as_eigenvectors(B, "B")
@@ -246,7 +246,7 @@ def iou(mask_a: Any, mask_b: Any) -> float:
     """Intersection over union |A ∩ B| / |A ∪ B| of two index sets.
 
     For two size-k masks seen as one-hot subspaces with ov = |A ∩ B| / k, IoU = ov / (2 - ov)
-    (method.md §4).
+    (docs/method.md §4).
     """
     a = _index_array(mask_a, "mask_a")
     b = _index_array(mask_b, "mask_b")

@@ -1,4 +1,4 @@
-"""Plain SGD training with parameter snapshots at recorded steps (the paper's runs, method.md §5).
+"""Plain SGD with parameter snapshots at recorded steps (the paper's runs, docs/method.md §5).
 
 Constant learning rate, no momentum, no weight decay; mini-batches drawn by a seeded permutation
 per epoch, so a run is a pure function of (problem, lr, batch size, seed). Step t's snapshot is

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy import servers
+from hessian_sketch.deploy import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 HESSIAN = str(Path(sys.executable).parent / "hessian")

@@ -2,9 +2,9 @@
 
 import pytest
 
-from deploy import servers
-from flows.common import unreachable
-from tasks.tracking import redact
+from hessian_sketch.deploy import servers
+from hessian_sketch.flows.common import unreachable
+from hessian_sketch.tasks.tracking import redact
 
 
 def test_loopback_by_default():

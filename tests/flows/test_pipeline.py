@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from flows import analyze, pipeline, sketch, train
-from flows.config import RunConfig
 from hessian.out_of_core import SketchStore
+from hessian_sketch.flows import pipeline
+from hessian_sketch.flows.config import RunConfig
 
 from .conftest import TINY
 
@@ -132,19 +132,3 @@ def test_second_run_recomputes_nothing(first):
     for a, b in zip(summary["steps"], again["steps"], strict=True):
         assert a["eigenvalues"] == b["eigenvalues"] and a["overlap"] == b["overlap"]
     assert again["mlflow"]["run_id"] != summary["mlflow"]["run_id"]  # one run per invocation
-
-
-def test_stage_flows_on_their_own(prefect_server, tmp_path):
-    conf = TINY | {"name": "stages", "run_dir": str(tmp_path / "stages"),
-                   "train": {"record_steps": [0, 10]}, "exact": {"enabled": False},
-                   "dask": {"address": "inprocess"}}  # fmt: skip
-    cks = train(conf)
-    assert sorted(cks) == [0, 10] and all(c["trained"] for c in cks.values())
-    out = sketch(conf, 10)
-    assert out["step"] == 10 and out["hvps"] == 32 and not out["reused"]
-    assert SketchStore.open(out["url"]).solved
-    with pytest.raises(FileNotFoundError, match="no solved sketches"):
-        analyze(conf | {"run_dir": str(tmp_path / "empty")})
-    summary = analyze(conf)
-    assert [s["step"] for s in summary["steps"]] == [10]  # only the sketched step
-    assert "exact" not in summary["steps"][0]

@@ -4,9 +4,9 @@ from unittest import mock
 
 import pytest
 
-from flows import config
-from flows.plan import Plan
 from hessian.exceptions import ConfigError
+from hessian_sketch.flows import config
+from hessian_sketch.flows.plan import Plan
 
 
 def test_requests_are_built_from_the_config():

@@ -1,4 +1,4 @@
-"""A-posteriori Frobenius error, scree bounds and residuals (method.md §3)."""
+"""A-posteriori Frobenius error, scree bounds and residuals (docs/method.md §3)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_probability_bounds_closed_form():
     below, above = hessian.probability_bounds(30, 0.5)
     assert below == pytest.approx(((1 - 0.5) * np.exp(0.5)) ** 15, rel=1e-12)
     assert above == pytest.approx(((1 + 0.5) * np.exp(-0.5)) ** 15, rel=1e-12)
-    # the numbers stated in method.md §3
+    # the numbers stated in docs/method.md §3
     assert round(below, 3) == 0.055
     assert round(above, 3) == 0.242
     # more probes, tighter bounds; a wider band, smaller failure probabilities

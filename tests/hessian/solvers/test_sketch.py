@@ -1,4 +1,4 @@
-"""SEIGH and Nystrom on synthetic symmetric matrices of known spectra (method.md §2).
+"""SEIGH and Nystrom on synthetic symmetric matrices of known spectra (docs/method.md §2).
 
 M = U diag(lam) U^T with U a fixed random orthogonal matrix (QR of a Gaussian), D = 400:
 - ``low rank``: rank R = 12, eigenvalues alternating in sign, magnitudes 10 down to 1 (distinct);

@@ -1,4 +1,4 @@
-"""Reproducible random sketching matrices Phi (method.md §2.1)."""
+"""Reproducible random sketching matrices Phi (docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for hessian.masks (method.md §4)."""
+"""Tests for hessian.masks (docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for hessian.metrics (method.md §4)."""
+"""Tests for hessian.metrics (docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for hessian.training.sgd: reproducible plain-SGD runs with snapshots (method.md §5)."""
+"""hessian.training.sgd: reproducible plain-SGD runs with snapshots (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,38 @@
+"""summary.json's step records, the log line and the end-of-run table."""
+
+import json
+
+import pytest
+from rich.console import Console
+
+from hessian_sketch.flows import report
+from hessian_sketch.flows.config import RunConfig
+
+from .records import K, record
+
+
+def test_a_step_record_holds_what_a_reader_needs():
+    rec = record(20)
+    assert rec["step"] == 20 and len(rec["eigenvalues"]) == K
+    assert rec["negative_fraction"] == pytest.approx(2 / 6)
+    assert set(rec["overlap"]) == {"magnitude", "random_mean", "random_std", "best"}
+    assert len(rec["chance"]) == K and rec["sketch"]["fingerprint"] == "fp"
+    assert rec["timings"]["solve"] == 0.5 and rec["aposteriori"]["relative"] == 0.1
+    assert rec["trained_this_run"] is True and "exact" not in rec
+    ex = record(20, exact=True)["exact"]
+    assert ex["sketch_vs_exact"]["subspace_overlap"][-1] == 0.9 and len(ex["eigenvalues"]) == K
+    json.dumps(rec)  # JSON-able as it is
+
+
+def test_step_line_and_table():
+    rec = record(0, exact=True)
+    line = report.step_line(rec, 100)  # k above the pairs held: the last k is used
+    assert line.startswith(f"step 0: overlap at k = {K}: magnitude") and "exact magnitude" in line
+    cfg = RunConfig(problem="mnist_tiny", sketch={"k": K, "s": 12}).resolve()
+    summary = report.summary(cfg, [rec, record(10)], {}, plots=["a.png"], extra={"x": 1})
+    assert (summary["k"], summary["s"], summary["plots"], summary["x"]) == (K, 12, ["a.png"], 1)
+    console = Console(width=200, record=True)
+    console.print(report.table(summary))
+    text = console.export_text()
+    assert "mnist_tiny (D = 2,146)" in text and "exact" in text and "0.100" in text
+    assert len([ln for ln in text.splitlines() if ln.strip().startswith(("0 ", "10 "))]) == 2
