@@ -95,8 +95,9 @@ def analyze(
         across = st.result()
         if st.name == "Cached":
             cached_names.append("across-steps")
+    certs = {s["step"]: s["certificate"] for s in steps_out if s.get("certificate")}
     files = analysis.make_plots(
-        str(lay.plots), analyses, exacts, across, max(cfg.analysis.table_ks)
+        str(lay.plots), analyses, exacts, across, max(cfg.analysis.table_ks), certs
     )
     summary = report.summary(cfg, steps_out, across, plots=files, extra=extra)
     summary["cached_tasks"] = cached_names

@@ -124,6 +124,7 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
 
     summary = _run(lambda: pipeline(plan))
     console.print(table(summary))
+    _certificate_warning(summary["steps"])
     work = summary["work"]
     console.print(
         f"[bold]done[/] in {summary['timings']['total']:.0f} s: trained "
@@ -166,10 +167,13 @@ def sketch(
 
     out = _run(lambda: flow(plan, step))
     lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
+    cert = out.get("certificate") or {}
     console.print(
-        f"step {step}: {out['k']} eigenpairs in {out['url']}; top: {lam}; a-posteriori "
-        f"relative error {out['aposteriori']['relative']:.3f}"
+        f"step {step}: {out['k']} eigenpairs in {out['url']} ({out['mode']}); top: {lam}; "
+        f"a-posteriori relative error {out['aposteriori']['relative']:.3f}; certified "
+        f"{cert.get('certified_rank', 0)}/{out['k']}"
     )
+    _certificate_warning([out])
 
 
 @app.command()
@@ -192,6 +196,7 @@ def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
 
     summary = _run(lambda: flow(plan))
     console.print(table(summary))
+    _certificate_warning(summary["steps"])
     console.print(f"summary: {Path(cfg.run_dir) / 'summary.json'}")
 
 
@@ -283,10 +288,19 @@ def _last_run_link(summary: Path, server: str) -> str | None:
         return None
 
 
-def _eigenvalues(url: str):
-    from hessian.out_of_core import SketchStore
+def _certificate_warning(steps) -> None:
+    """One line when a step's eigenpairs are not all certified (no silent garbage)."""
+    from hessian_sketch.flows.report import certificate_warning
 
-    return SketchStore.open(url).eigenvalues()
+    line = certificate_warning(steps)
+    if line:
+        err.print(f"[bold yellow]warning:[/] {line}")
+
+
+def _eigenvalues(url: str):
+    from hessian.out_of_core import open_solution
+
+    return open_solution(url).eigenvalues()
 
 
 def main() -> None:

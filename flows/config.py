@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hessian import defaults, problems
 from hessian.exceptions import ConfigError
+from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL
 
 #: old field -> its new name (both dotted); the old names are still read
 RENAMED = {"sketch.block_size": "sketch.vectors_per_pass"}
@@ -111,6 +112,25 @@ class SketchConfig(_Section):
     )
     probes: int = Field(
         defaults.APOSTERIORI_PROBES, ge=2, description="probes of the a-posteriori error estimate"
+    )
+    mode: Literal["single-pass", "accurate"] = Field(
+        "single-pass", description="single-pass: the sketch (2k products, certified on a sample); "
+        "accurate: then thick-restart block Lanczos from it until the top-k are certified",
+    )  # fmt: skip
+    tol: float = Field(
+        RESIDUAL_TOL, gt=0, lt=1, description="relative residual a certified eigenpair reaches"
+    )
+    subspace_tol: float = Field(
+        SUBSPACE_TOL, gt=0, lt=1, description="1 - overlap bound a certified top-k subspace reaches"
+    )
+    block: int | None = Field(
+        None, ge=1, description="accurate mode: products per Lanczos step (vectors_per_pass)"
+    )
+    n_max: int | None = Field(
+        None, ge=1, description="accurate mode: basis columns before a restart (max(2k+4b, k+8b))"
+    )
+    max_products: int | None = Field(
+        None, ge=1, description="accurate mode: product budget (max(2000, 60k))"
     )
 
     @model_validator(mode="before")
@@ -206,8 +226,8 @@ class RunConfig(_Section):
             )
         if t.n_train is not None and t.n_train < n_h:
             raise ConfigError(f"train.n_train = {t.n_train} is smaller than n_hessian = {n_h}")
-        if c.data == "digits" and c.problem not in ("mnist_mini", "mnist_tiny"):
-            raise ConfigError(f"data: 'digits' fit only mnist_mini and mnist_tiny, not {c.problem}")
+        if c.data == "digits" and problems.PROBLEMS[c.problem].num_classes != 10:
+            raise ConfigError(f"data: 'digits' (10 classes) do not fit {c.problem}")
         if c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
             raise ConfigError(f"data: no such file or directory: {c.data}")
         sk = c.sketch

@@ -2,7 +2,8 @@
 
 config.yaml                 the resolved configuration
 checkpoints/step_*.npz      parameters (and train loss/accuracy) at each recorded step
-sketches/step_*.zarr        one sketch store per step (measurements, solution)
+sketches/step_*.zarr        one sketch store per step (measurements, solution, certificate)
+accurate/step_*.zarr        the accurate solver's basis, certified solution (sketch.mode: accurate)
 exact/step_*.npz            dense exact eigenpairs (small problems)
 plots/*.png                 figures
 cache/                      Prefect results of the cached tasks
@@ -30,6 +31,9 @@ class Layout:
 
     def sketch(self, step: int) -> Path:
         return self.root / "sketches" / f"step_{step:06d}.zarr"
+
+    def accurate(self, step: int) -> Path:
+        return self.root / "accurate" / f"step_{step:06d}.zarr"
 
     def exact(self, step: int) -> Path:
         return self.root / "exact" / f"step_{step:06d}.npz"

@@ -5,6 +5,7 @@
     plan.sketch    hessian.out_of_core.SketchRequest  (.operator: hessian.operators.OperatorSpec)
     plan.analysis  hessian.study.AnalysisRequest
     plan.exact     hessian.solvers.ExactRequest       (the same operator, in float64)
+    plan.accurate  hessian.out_of_core.AccurateRequest (sketch.mode: accurate), else None
 
 The CLI (or a deployment's flow run) builds the plan from the configuration; the flows hand it
 to each other and its requests to the tasks, which hand them to the library unchanged. Nothing
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hessian.operators import OperatorSpec
-from hessian.out_of_core import SketchRequest
+from hessian.out_of_core import AccurateRequest, SketchRequest
 from hessian.solvers import ExactRequest
 from hessian.study import AnalysisRequest
 from hessian.training import TrainRequest
@@ -35,6 +36,7 @@ class Plan:
     sketch: SketchRequest
     analysis: AnalysisRequest
     exact: ExactRequest
+    accurate: AccurateRequest | None = None
 
     @classmethod
     def of(cls, config: Plan | RunConfig | dict | str | Path | None = None, overrides=()) -> Plan:
@@ -68,13 +70,22 @@ class Plan:
             operator, k=sk.k, s=sk.s, oversample=sk.oversample, seed=sk.seed, noise=sk.noise,
             dtype=sk.dtype, chunk_rows=sk.chunk_rows, vectors_per_block=sk.vectors_per_block,
             n_workers=cfg.dask.n_workers, threads=cfg.dask.threads, probes=sk.probes,
+            tol=sk.tol, subspace_tol=sk.subspace_tol,
         )  # fmt: skip
+        accurate = None
+        if sk.mode == "accurate":
+            accurate = AccurateRequest(
+                operator, k=sk.k, tol=sk.tol, subspace_tol=sk.subspace_tol, block=sk.block,
+                n_max=sk.n_max, seed=sk.seed, max_products=sk.max_products, dtype=sk.dtype,
+                chunk_rows=sk.chunk_rows, n_workers=cfg.dask.n_workers, threads=cfg.dask.threads,
+            )  # fmt: skip
         return cls(
             config=cfg,
             train=train,
             sketch=sketch,
             analysis=AnalysisRequest(draws=a.random_draws, seed=a.seed, metric_ks=a.metric_ks),
             exact=ExactRequest(replace(operator, dtype="float64"), k=sk.k),
+            accurate=accurate,
         )
 
     @property

@@ -26,6 +26,9 @@ def step_record(outcome: dict, checkpoint: dict, analysis: dict, exact: dict | N
         "chance": c["chance"],
         "grassmannian": analysis["grassmannian"],
         "aposteriori": outcome.get("aposteriori"),
+        "mode": outcome.get("mode", "single-pass"),
+        "certificate": outcome.get("certificate"),
+        "single_pass": outcome.get("single_pass"),
         "sketch": {
             key: outcome.get(key)
             for key in ("url", "reused", "hvps", "hvps_per_second", "blocks_measured", "workers")
@@ -56,6 +59,29 @@ def step_record(outcome: dict, checkpoint: dict, analysis: dict, exact: dict | N
     return rec
 
 
+def certificate_warning(steps: list[dict]) -> str | None:
+    """The one line a reader must see when some step's top-k are not all certified."""
+    short = [s for s in steps if not (s.get("certificate") or {}).get("complete", False)]
+    if not short:
+        return None
+    worst = min(short, key=lambda s: (s.get("certificate") or {}).get("certified_rank", 0))
+    c = worst.get("certificate") or {}
+    k = c.get("k", len(worst.get("eigenvalues", [])))
+    where = f"step {worst['step']}" + (f" (and {len(short) - 1} more)" if len(short) > 1 else "")
+    if not c:
+        return f"{where}: no certificate was computed; these eigenpairs are not checked"
+    hint = (
+        "raise sketch.max_products or sketch.tol"
+        if worst.get("mode") == "accurate"
+        else "use sketch.mode: accurate for certified eigenpairs"
+    )
+    return (
+        f"{where}: only {c['certified_rank']} of the k = {k} eigenpairs are certified "
+        f"(relative residual <= {c['tol']:g}, subspace overlap >= {1 - c['subspace_tol']:g}; "
+        f"median residual of the checked pairs {c['median_residual']:.2g}): {hint}"
+    )
+
+
 def step_line(rec: dict, k: int) -> str:
     k = min(k, len(rec["eigenvalues"]))  # a rank-deficient sketch may hold fewer pairs
     o = rec["overlap"]
@@ -66,6 +92,9 @@ def step_line(rec: dict, k: int) -> str:
     )
     if "exact" in rec:
         line += f"; exact magnitude {rec['exact']['overlap']['magnitude'][k - 1]:.4f}"
+    c = rec.get("certificate")
+    if c:
+        line += f"; certified {c['certified_rank']}/{c['k']} (max residual {c['max_residual']:.2g})"
     return line
 
 
@@ -83,7 +112,9 @@ def summary(cfg, steps: list[dict], across: dict, *, plots=(), extra=None) -> di
         "git_commit": git_commit(),
         "versions": versions(),
         "config": cfg.model_dump(mode="json"),
+        "mode": cfg.sketch.mode,
         "steps": steps,
+        "certified": certified_summary(steps),
         "across_steps": across,
         "plots": list(plots),
         "timings": {},
@@ -106,11 +137,12 @@ def table(summary: dict):
         title=f"{summary['problem']} (D = {summary['D']:,}): mask overlap with the top-k "
         f"Hessian eigenspace at k = {K}",
         caption="mag/rand/best: magnitude, random (mean), best masks; exact: magnitude mask on "
-        "the exact Hessian; err: a-posteriori relative Frobenius error",
+        "the exact Hessian; err: a-posteriori relative Frobenius error; cert: certified "
+        "eigenpairs / k (relative residual <= tol and the top-k' subspace resolved)",
     )
     cols = ["step", "λ1", "mag", "rand", "best", "chance"]
     cols += ["exact"] if has_exact else []
-    cols += [f"mag@{k}" for k in small] + ["err"]
+    cols += [f"mag@{k}" for k in small] + ["err", "cert"]
     for c in cols:
         t.add_column(c, justify="right")
     for s in summary["steps"]:
@@ -129,5 +161,20 @@ def table(summary: dict):
         row += [f"{o['magnitude'][min(k, K) - 1]:.3f}" for k in small]
         err = (s.get("aposteriori") or {}).get("relative")
         row.append("-" if err is None else f"{err:.3f}")
+        c = s.get("certificate")
+        ok = c and c["complete"]
+        row.append("-" if not c else f"{'' if ok else '[yellow]'}{c['certified_rank']}/{c['k']}")
         t.add_row(*row)
     return t
+
+
+def certified_summary(steps: list[dict]) -> dict:
+    """How much of the run is certified: per step, and the least over the steps."""
+    ranks = {s["step"]: (s.get("certificate") or {}).get("certified_rank", 0) for s in steps}
+    ks = [(s.get("certificate") or {}).get("k", len(s["eigenvalues"])) for s in steps]
+    return {
+        "k": max(ks) if ks else 0,
+        "min_certified_rank": min(ranks.values()) if ranks else 0,
+        "complete": all((s.get("certificate") or {}).get("complete", False) for s in steps),
+        "by_step": ranks,
+    }

@@ -86,6 +86,10 @@ def step_metrics(rec: dict) -> list:
                 ("sketch_vs_exact/eigenvalue_error_median",
                  cmp["eigenvalue_relative_error_median"], 0),
             ]  # fmt: skip
+    c = rec.get("certificate")
+    if c:
+        m += [("certificate/residual", r, i + 1) for i, r in zip(c["checked"], c["residuals"],
+                                                                  strict=True)]  # fmt: skip
     m += scalars(rec, 0)
     return m
 
@@ -121,6 +125,14 @@ def scalars(rec: dict, step: int) -> list:
         cmp = rec["exact"].get("sketch_vs_exact") or {}
         if cmp:
             out.append(("sketch_vs_exact_subspace_overlap", cmp["subspace_overlap"][-1], step))
+    c = rec.get("certificate")
+    if c:
+        out += [
+            ("certified_rank", c["certified_rank"], step),
+            ("certified_fraction", c["certified_rank"] / max(1, c["k"]), step),
+            ("certificate_max_residual", c["max_residual"], step),
+            ("certificate_median_residual", c["median_residual"], step),
+        ]
     for phase, sec in rec["timings"].items():
         out.append((f"seconds/{phase}", sec, step))
     return out

@@ -5,8 +5,9 @@ The library is built of wings, each a subpackage with one face:
 
     hessian.problems      the paper's problems: model, parameters, loss, data, settings
     hessian.operators     HessianOperator, GGNOperator (batched, never formed), OperatorSpec
-    hessian.solvers       seigh, nystrom, block_krylov_eigh, exact_eigh; accuracy checks
-    hessian.out_of_core   sketches on disk: store, measurement blocks on Dask, streamed solve
+    hessian.solvers       seigh, nystrom, accurate_eigh, exact_eigh; certificates, accuracy
+    hessian.out_of_core   on disk: the sketch store, measurement blocks on Dask, the streamed
+                          solve; the accurate solver's basis store
     hessian.study         masks, metrics, the step analysis, plots
     hessian.training      plain SGD and the checkpoints of a run
 
@@ -16,13 +17,15 @@ and the names most scripts need are here at the top:
     HessianOperator, GGNOperator        batched curvature operators over a fixed data subset
     seigh(op, k=, s=, seed=, noise=)    single-pass sketched eigendecomposition (|lambda| order)
     nystrom(op, k=...)                  PSD variant (GGN)
-    block_krylov_eigh(op, k=...)        accurate mode (randomized block Krylov + Rayleigh-Ritz)
+    accurate_eigh(op, k=..., tol=1e-2)  accurate mode: thick-restart block Lanczos, certified
+    Certificate                         every result's residuals and certified rank
     exact_eigh(op, k=None)              dense float64 reference (small problems)
     aposteriori_error, scree_bounds, residuals
     overlap(mask_indices, eigenvectors) overlap for every k; masks.magnitude / random / best
     hutchinson_diagonal, exact_diagonal diagonals for masks.ggn_diagonal
     OperatorSpec, SketchRequest         an operator any worker rebuilds; an out-of-core sketch
     out_of_core.sketch, SketchStore     the out-of-core sketch and its Zarr store
+    out_of_core.accurate, AccurateRequest  the out-of-core accurate solver (basis on disk)
 
 Every exception is in ``hessian.exceptions``. Old module paths (``hessian.store``,
 ``hessian.streamed``, ...) still import, with a DeprecationWarning naming the new one.
@@ -50,10 +53,12 @@ from hessian.operators import (
     HessianOperator,
     OperatorSpec,
 )
-from hessian.out_of_core import SketchRequest, SketchStore
+from hessian.out_of_core import AccurateRequest, SketchRequest, SketchStore
 from hessian.solvers import (
     NOISES,
+    Certificate,
     EigenResult,
+    accurate_eigh,
     aposteriori_error,
     block_krylov_eigh,
     dense,
@@ -79,6 +84,8 @@ _moved.install()
 
 __all__ = [
     "NOISES",
+    "AccurateRequest",
+    "Certificate",
     "CorruptBlockError",
     "CurvatureOperator",
     "EigenResult",
@@ -89,6 +96,7 @@ __all__ = [
     "SketchRequest",
     "SketchStore",
     "StoreMismatchError",
+    "accurate_eigh",
     "aposteriori_error",
     "block_krylov_eigh",
     "chance",

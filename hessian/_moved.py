@@ -29,7 +29,7 @@ MOVED: dict[str, tuple[str, ...]] = {
         "hessian.operators.counting",
         "hessian.solvers.accuracy",
     ),
-    "hessian.krylov": ("hessian.solvers.block_krylov",),
+    "hessian.krylov": ("hessian.solvers.accurate",),
     "hessian.exact": ("hessian.solvers.exact", "hessian.solvers.linalg"),
     "hessian.errors": ("hessian.solvers.accuracy",),
     "hessian.test_matrices": ("hessian.solvers.sketching_matrices",),

@@ -28,11 +28,12 @@ class StoreMismatchError(ValueError):
 
 
 class CorruptBlockError(RuntimeError):
-    """Measurement blocks marked done whose data cannot be read back intact."""
+    """Stored data (measurement blocks, an accurate solver's basis) that cannot be read back
+    intact: a chunk failed its checksum or was never written."""
 
-    def __init__(self, blocks):
+    def __init__(self, blocks, message: str | None = None):
         self.blocks = sorted(int(b) for b in blocks)
-        super().__init__(f"measurement blocks {self.blocks} are corrupted or missing")
+        super().__init__(message or f"measurement blocks {self.blocks} are corrupted or missing")
 
 
 class CheckpointMismatchError(ValueError):

@@ -68,9 +68,14 @@ def across_steps(
 
 @task(name="plots")
 def make_plots(
-    directory: str, analyses: list[dict], exact_analyses: list[dict], across: dict, k: int
+    directory: str,
+    analyses: list[dict],
+    exact_analyses: list[dict],
+    across: dict,
+    k: int,
+    certificates: dict | None = None,
 ) -> list[str]:
-    """The study's figures as PNG files in ``directory``."""
+    """The study's figures as PNG files in ``directory`` (``certificates``: step -> record)."""
     A = [analysis.StepAnalysis.from_dict(a) for a in analyses]
     E = [analysis.StepAnalysis.from_dict(a) for a in exact_analyses]
     d = Path(directory)
@@ -88,4 +93,6 @@ def make_plots(
         )
     if across.get("pairs"):
         files.append(plots.across_steps(across, d / "across_steps.png"))
+    if certificates:
+        files.append(plots.residuals(certificates, d / "residuals.png"))
     return [str(f) for f in files]

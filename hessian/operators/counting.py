@@ -15,9 +15,17 @@ from hessian.defaults import MAX_VECTORS_PER_CALL
 
 class CountingOperator:
     """Wraps any operator (ours, a dense array, a scipy LinearOperator) to apply it to float64
-    numpy blocks and count the products and passes it used."""
+    numpy blocks and count the products and passes it used. Wrapping a CountingOperator
+    returns it (one set of counters)."""
+
+    def __new__(cls, op=None):
+        if isinstance(op, CountingOperator):  # already counting: share its counters
+            return op
+        return super().__new__(cls)
 
     def __init__(self, op):
+        if op is self:
+            return
         self.op = op
         self.D = int(op.shape[0])
         if op.shape[0] != op.shape[1]:

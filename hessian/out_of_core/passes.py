@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from hessian.defaults import APOSTERIORI_EPS, APOSTERIORI_PROBES
 from hessian.operators.counting import CountingOperator
 from hessian.out_of_core.row_chunks import blas_threads, fold, sum_parts
-from hessian.out_of_core.store import SketchStore
+from hessian.out_of_core.solutions import open_solution
 from hessian.solvers.accuracy import FrobeniusErrorEstimate, probes
 from hessian.solvers.linalg import nested_overlaps
 
@@ -51,7 +51,7 @@ def overlaps(
         k_max: largest k (default: the store's k, capped by the shortest mask).
         best: also the best mask's overlap for every k (top-k cumulative row norms of V).
     """
-    store = SketchStore.open(url)
+    store = open_solution(url)
     M = store.transform()
     k_max = M.shape[1] if k_max is None else int(k_max)
     sets = {n: np.atleast_2d(np.asarray(m, dtype=np.int64)) for n, m in masks.items()}
@@ -145,7 +145,7 @@ def gather(
     These are what the principal angles between a mask and the eigenspace need: for a size-k
     mask S, cos(theta) = singular values of V[S[:k], :k] (``metrics.principal_angles``).
     """
-    store = SketchStore.open(url)
+    store = open_solution(url)
     M = store.transform()
     k_max = M.shape[1] if k_max is None else int(k_max)
     Mk = M[:, :k_max]
@@ -205,7 +205,7 @@ def cross_overlap(
     One pass over both stores forms C = V_a^T V_b (k x k, float64); the curve comes from its
     2-D prefix sum of squares. Compares eigenspaces across training steps (or two sketches).
     """
-    A, B = SketchStore.open(url_a), SketchStore.open(url_b)
+    A, B = open_solution(url_a), open_solution(url_b)
     if A.settings.D != B.settings.D:
         raise ValueError(f"the stores have different D: {A.settings.D} and {B.settings.D}")
     Ma, Mb = A.transform(), B.transform()
@@ -231,7 +231,7 @@ def aposteriori_error(
     ||H - H_hat||_F^2 (Martinsson & Tropp 2020, §12.2). Two streamed passes over V (V^T W, then
     the residual); H W is held in memory (D x n).
     """
-    store = SketchStore.open(url)
+    store = open_solution(url)
     lam = store.eigenvalues()
     M = store.transform()
     A = CountingOperator(op)

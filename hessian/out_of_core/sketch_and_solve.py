@@ -19,10 +19,12 @@ from hessian import defaults
 from hessian._checks import as_request
 from hessian.exceptions import CorruptBlockError
 from hessian.operators.spec import OperatorSpec, fingerprint
+from hessian.out_of_core.certify import certify_store
 from hessian.out_of_core.measure import MeasureReport, run_measurements
 from hessian.out_of_core.settings import SketchSettings
 from hessian.out_of_core.store import SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
+from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class SketchRequest:
             (default: the operator's ``vectors_per_pass``, so a block is one pass over the data).
         n_workers, threads: Dask worker processes of a new LocalCluster, torch threads in each.
         probes: Gaussian probes of the a-posteriori error of the result.
+        certify, tol, subspace_tol: certify the solution with fresh products of 64 pairs
+            (``hessian.out_of_core.certify``), to these tolerances.
     """
 
     operator: OperatorSpec
@@ -54,6 +58,9 @@ class SketchRequest:
     n_workers: int = 1
     threads: int | None = None
     probes: int = defaults.APOSTERIORI_PROBES
+    certify: bool = True
+    tol: float = RESIDUAL_TOL
+    subspace_tol: float = SUBSPACE_TOL
 
     def settings(self, D: int) -> SketchSettings:
         """The store's settings for an operator of D parameters, every default filled in."""
@@ -104,17 +111,23 @@ def sketch(
     )  # fmt: skip
     local = {"op": op} if scheduler == "inprocess" else {}
     if scheduler != "inprocess":
-        del op  # the workers build their own
+        del op  # the workers build their own (rebuilt below for the certificate)
     measure = {"scheduler": scheduler, "n_workers": request.n_workers,
                "threads": request.threads, "progress": progress, **local}  # fmt: skip
     report = run_measurements(url, **measure)
     store = SketchStore.open(url)  # fresh attributes: the measurement may have changed them
     if store.solved and not report.measured:  # complete and verified: reuse the solution
-        return StreamedSolve(store.eigenvalues(), store, store.solve_info, reused=True), report
-    try:
-        result = solve(url, scheduler=solve_scheduler)
-    except CorruptBlockError as e:  # lost or damaged after measuring: measure again, once
-        SketchStore.open(url, mode="r+").mark_undone(e.blocks)
-        report = run_measurements(url, verify=False, **measure)
-        result = solve(url, scheduler=solve_scheduler)
+        result = StreamedSolve(store.eigenvalues(), store, store.solve_info, reused=True)
+    else:
+        try:
+            result = solve(url, scheduler=solve_scheduler)
+        except CorruptBlockError as e:  # lost or damaged after measuring: measure again, once
+            SketchStore.open(url, mode="r+").mark_undone(e.blocks)
+            report = run_measurements(url, verify=False, **measure)
+            result = solve(url, scheduler=solve_scheduler)
+    if request.certify:
+        op = local.get("op") or request.operator.build(params, buffers)
+        result.certificate = certify_store(
+            url, op, tol=request.tol, subspace_tol=request.subspace_tol
+        )
     return result, report

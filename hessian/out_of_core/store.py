@@ -293,6 +293,28 @@ class SketchStore:
         h.update(np.ascontiguousarray(transform, dtype=np.float64).tobytes())
         self.group.attrs.update({"solved": True, "solve": info, "solution_id": h.hexdigest()[:16]})
 
+    def write_certificate(self, certificate) -> None:
+        """Store the solution's certificate (``hessian.out_of_core.certify``): its record in the
+        attributes, its arrays checksummed; tied to the solution it certifies."""
+        self._need_solution()
+        for name, a in certificate.arrays().items():
+            self.group.create_array(
+                f"certificate_{name}", shape=a.shape, chunks=a.shape, dtype=a.dtype,
+                compressors=[Crc32cCodec()], overwrite=True,
+            )  # fmt: skip
+            self.group[f"certificate_{name}"][...] = a
+        self.group.attrs["certificate"] = certificate.summary() | {"solution": self.solution_id}
+
+    def certificate(self):
+        """The stored certificate of the current solution, or None."""
+        from hessian.solvers.certificates import Certificate
+
+        rec = self.group.attrs.get("certificate")
+        if not self.solved or not rec or rec.get("solution") != self.solution_id:
+            return None
+        names = ("checked", "residuals", "overlap_bound", "eigenvalue_bounds", "theta")
+        return Certificate.from_record(rec, {n: self.group[f"certificate_{n}"][:] for n in names})
+
     @property
     def solved(self) -> bool:
         return bool(self.group.attrs.get("solved"))

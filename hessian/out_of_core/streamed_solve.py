@@ -37,6 +37,7 @@ class StreamedSolve:
     store: SketchStore
     info: dict
     reused: bool = False  # True: a stored solution returned as is
+    certificate: object | None = None  # hessian.solvers.certificates.Certificate
 
     def eigenvectors(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         return self.store.eigenvectors(start, stop)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 __all__ = [
     "class_balanced_subset",
     "digits_16x16",
+    "digits_resampled",
     "read_cifar",
     "read_mnist_idx",
     "read_npz",
@@ -34,6 +35,25 @@ PathLike = str | os.PathLike[str]
 _IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dims
 _IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dim
 _MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+
+
+def digits_resampled(shape: Sequence[int]) -> Data:
+    """The bundled digits (``digits_16x16``'s source) resampled to an image shape (C, H, W):
+    bilinear to H x W, the grey channel repeated C times. Real images with class structure for
+    the 10-class problems of other input shapes (mlp_1m, wide_mlp, cifar10_3c3d: 3 x 32 x 32),
+    so that their Hessians have the class outliers above a bulk that trained nets show.
+
+    Returns:
+        ``X`` float32 (1797, C, H, W) in [0, 1] and ``y`` int64 (1797,) in 0..9.
+    """
+    from sklearn.datasets import load_digits
+
+    c, h, w = (int(v) for v in shape)
+    digits = load_digits()
+    x = torch.from_numpy(np.asarray(digits.images, dtype=np.float32) / 16.0).unsqueeze(1)
+    x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
+    y = torch.from_numpy(np.asarray(digits.target, dtype=np.int64))
+    return x.repeat(1, c, 1, 1).contiguous(), y
 
 
 def digits_16x16() -> Data:

@@ -21,6 +21,7 @@ from .data import (
     Data,
     class_balanced_subset,
     digits_16x16,
+    digits_resampled,
     read_cifar,
     read_mnist_idx,
     read_npz,
@@ -265,7 +266,8 @@ def load(
     Args:
         name: One of ``names()``.
         data: ``None`` for the default source (bundled digits for ``mnist_mini``, synthetic
-            otherwise); ``"digits"`` (``mnist_mini`` only); ``"synthetic"``; a path (MNIST IDX file
+            otherwise); ``"digits"`` (any 10-class image problem: resampled to its input
+            shape); ``"synthetic"``; a path (MNIST IDX file
             or directory for ``mnist_mini``, CIFAR pickle directory for the 32x32 problems, an
             ``.npz`` with arrays ``x`` and ``y`` for any problem); or an ``(X, y)`` tuple.
         n_hessian: Size of the Hessian subset (default ``settings.n_hessian``).
@@ -297,9 +299,15 @@ def load(
         x, y = synthetic(settings.input_shape, settings.num_classes, n, _data_seed(seed))
         source = "synthetic"
     elif data == "digits":
-        if name not in _DIGIT_PROBLEMS:
-            raise ValueError(f"'digits' data fit only {', '.join(_DIGIT_PROBLEMS)}, not {name}")
-        x, y = digits_16x16()
+        if settings.num_classes != 10 or len(settings.input_shape) != 3:
+            raise ValueError(
+                f"'digits' data (10 classes of images) do not fit {name} "
+                f"({settings.num_classes} classes, input {settings.input_shape})"
+            )
+        if name in _DIGIT_PROBLEMS:
+            x, y = digits_16x16()
+        else:  # the digits resampled to the problem's input shape (e.g. 3 x 32 x 32)
+            x, y = digits_resampled(settings.input_shape)
         source = "digits"
     else:
         path = Path(data)

@@ -1,7 +1,8 @@
 """Eigensolvers for symmetric operators, each returning an ``EigenResult`` in |lambda| order.
 
 - ``seigh`` (single-pass sketch, s products) and ``nystrom`` (its PSD variant);
-- ``block_krylov_eigh``: the accurate mode (randomized block Krylov until a residual tolerance);
+- ``accurate_eigh``: the accurate mode (thick-restart block Lanczos, ``krylov_schur``, until the
+  top-k are certified); ``certificates``: residuals, certified rank, Davis-Kahan bounds;
 - ``exact_eigh`` / ``dense``: the dense float64 reference of small problems;
 - ``accuracy``: a-posteriori Frobenius error, scree bounds, residuals, eigenvalue errors;
 - ``sketching_matrices``: the random matrices a sketch is measured with, regenerated from a seed;
@@ -20,7 +21,8 @@ from hessian.solvers.accuracy import (
     residuals,
     scree_bounds,
 )
-from hessian.solvers.block_krylov import block_krylov_eigh
+from hessian.solvers.accurate import accurate_eigh, block_krylov_eigh
+from hessian.solvers.certificates import Certificate, certify, certify_by_products
 from hessian.solvers.exact import (
     ExactRequest,
     dense,
@@ -35,12 +37,16 @@ from hessian.solvers.sketching_matrices import NOISES, SketchingMatrix, sketchin
 
 __all__ = [
     "NOISES",
+    "Certificate",
     "EigenResult",
     "ExactRequest",
     "FrobeniusErrorEstimate",
     "SketchingMatrix",
+    "accurate_eigh",
     "aposteriori_error",
     "block_krylov_eigh",
+    "certify",
+    "certify_by_products",
     "dense",
     "eigenvalue_errors",
     "exact_eigh",

@@ -22,6 +22,8 @@ class EigenResult:
         n_passes: passes over the data (operator calls of one block each), when known.
         method: the algorithm that produced it.
         info: settings and diagnostics.
+        certificate: what the pairs are worth (``hessian.solvers.certificates.Certificate``):
+            residuals, certified rank; None where none was computed.
     """
 
     eigenvalues: np.ndarray
@@ -30,6 +32,7 @@ class EigenResult:
     n_passes: int = 0
     method: str = ""
     info: dict = field(default_factory=dict)
+    certificate: object | None = None
 
     @property
     def k(self) -> int:
@@ -44,6 +47,7 @@ class EigenResult:
             self.n_passes,
             self.method,
             dict(self.info),
+            self.certificate,
         )
 
 

@@ -28,6 +28,7 @@ import scipy.linalg
 from hessian import defaults
 from hessian._checks import check_k, memory_budget, renamed
 from hessian.operators.counting import CountingOperator
+from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL, certify_by_products
 from hessian.solvers.linalg import core, orth, solve_from_gram, symmetric_eigh
 from hessian.solvers.result import EigenResult
 from hessian.solvers.sketching_matrices import (
@@ -61,6 +62,9 @@ def seigh(
     power: int = 0,
     vectors_per_call: int | None = None,
     memory: int | None = None,
+    certify: bool = True,
+    tol: float = RESIDUAL_TOL,
+    subspace_tol: float = SUBSPACE_TOL,
     block_size: int | None = None,
 ) -> EigenResult:
     """Top-k eigenpairs of a symmetric operator by a single-pass sketch.
@@ -82,9 +86,13 @@ def seigh(
             operator's ``vectors_per_pass``, at most 256. Formerly ``block_size``.
         memory: bytes the sketch may hold (default 80 % of the memory available now): the
             outer sketch (D x r, the operator's dtype) and the eigenvectors (D x k, float64).
+        certify: check the result with fresh products of a sample of 64 pairs (the leading
+            48 and 16 spread; ``hessian.solvers.certificates``), certified to ``tol`` and
+            ``subspace_tol``. They are counted in ``info["check_products"]``, not in n_hvp.
 
     Returns:
-        EigenResult with eigenvalues (k,), eigenvectors (D, k) and the products used.
+        EigenResult with eigenvalues (k,), eigenvectors (D, k), the products used and its
+        ``certificate``.
 
     Raises:
         MemoryError: before any product, when the sketch and its eigenvectors do not fit in
@@ -143,12 +151,15 @@ def seigh(
             w, U = symmetric_eigh(core(Phi_L.apply(Q), Z, Phi_R.apply(Q)))
             V = Q @ U[:, :k]
         method = "seigh (single pass)"
+    n_hvp, n_passes = A.n_hvp, A.n_passes
+    cert = certify_by_products(A, w[:k], V, tol=tol, subspace_tol=subspace_tol) if certify else None
     return EigenResult(
         w[:k],
         V,
-        n_hvp=A.n_hvp,
-        n_passes=A.n_passes,
+        n_hvp=n_hvp,
+        n_passes=n_passes,
         method=method,
+        certificate=cert,
         info={
             "k": k,
             "s": s,
@@ -157,6 +168,7 @@ def seigh(
             "noise": noise,
             "seed": seed,
             "vectors_per_call": b,
+            "check_products": A.n_hvp - n_hvp,
         },
     )
 

@@ -39,7 +39,7 @@ TILE_ROWS = 16
 TILE_COLS = TILE
 
 #: streams of one seed: independent matrices that never overlap
-STREAM_RIGHT, STREAM_LEFT, STREAM_PROBES, STREAM_DIAGONAL = 0, 1, 2, 3
+STREAM_RIGHT, STREAM_LEFT, STREAM_PROBES, STREAM_DIAGONAL, STREAM_KRYLOV = 0, 1, 2, 3, 4
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:

@@ -25,7 +25,7 @@ import numpy as np
 from hessian._checks import as_request
 from hessian.defaults import METRIC_KS, RANDOM_DRAWS
 from hessian.out_of_core import passes
-from hessian.out_of_core.store import SketchStore
+from hessian.out_of_core.solutions import open_solution
 from hessian.solvers.accuracy import eigenvalue_errors
 from hessian.solvers.linalg import nested_overlaps
 from hessian.study import masks, metrics
@@ -144,7 +144,7 @@ def analyze_sketch(
     """
     request = as_request(AnalysisRequest, request, settings)
     t0 = time.perf_counter()
-    store = SketchStore.open(url)
+    store = open_solution(url)
     lam = store.eigenvalues()
     D, k = store.settings.D, len(lam)
     ks, mag, rnd = _masks(params, D, k, request)
@@ -188,7 +188,7 @@ def compare_to_reference(url: str, eigenvalues, eigenvectors) -> dict:
     Returns the subspace overlap ||V_sketch[:, :k]^T V_ref[:, :k]||_F^2 / k for every k, and
     eigenvalue errors (``hessian.eigenvalue_errors``: by index and matched to the nearest).
     """
-    store = SketchStore.open(url)
+    store = open_solution(url)
     Vs = store.eigenvectors()
     Vr = np.asarray(eigenvectors, dtype=np.float64)
     k = min(Vs.shape[1], Vr.shape[1])
@@ -211,7 +211,7 @@ def across_steps(steps, params: dict, urls: dict, *, scheduler="threads") -> dic
     steps = sorted(int(t) for t in steps)
     if len(steps) < 2:
         return {"pairs": [], "iou": [], "eigenspace_overlap": []}
-    k = min(len(SketchStore.open(urls[t]).eigenvalues()) for t in steps)
+    k = min(len(open_solution(urls[t]).eigenvalues()) for t in steps)
     mags = {t: masks.magnitude(np.asarray(params[t], dtype=np.float64), k) for t in steps}
     last = steps[-1]
     pairs = list(itertools.pairwise(steps))

@@ -152,3 +152,30 @@ def across_steps(result: dict, path) -> Path:
         a2.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def residuals(certificates: dict, path) -> Path:
+    """Relative residuals ||H v_i - lambda_i v_i|| / |lambda_i| of the checked pairs against i,
+    per step (``certificates``: step -> ``Certificate.record()``), with the tolerance and each
+    step's certified rank."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    cmap = plt.get_cmap("viridis")
+    n = max(1, len(certificates) - 1)
+    tol = None
+    for i, (step, c) in enumerate(sorted(certificates.items())):
+        color = cmap(i / n)
+        idx = np.asarray(c["checked"]) + 1
+        ax.plot(idx, np.maximum(c["residuals"], 1e-17), ".", ms=3, color=color,
+                label=f"step {step}: certified {c['certified_rank']}/{c['k']}")  # fmt: skip
+        if c["certified_rank"] < c["k"]:
+            ax.axvline(c["certified_rank"] + 0.5, color=color, lw=0.6, ls=":")
+        tol = c["tol"]
+    if tol is not None:
+        ax.axhline(tol, color="C3", lw=0.8, ls="--", label=f"tol = {tol:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("index i (|λ| order)")
+    ax.set_ylabel("relative residual")
+    ax.set_title("Certificates: residuals of the checked eigenpairs (dotted: certified rank)")
+    if len(certificates) <= 12:
+        ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -38,3 +38,12 @@ def record(step: int = 0, exact: bool = False) -> dict:
               "comparison": {"subspace_overlap": [0.9] * K,
                              "eigenvalue_relative_error_median": 1e-3}}  # fmt: skip
     return report.step_record(outcome(step), checkpoint(step), analysis_dict(step), ex)
+
+
+def certificate(rank: int, k: int = K) -> dict:
+    """A step's certificate record (``Certificate.record()``) with ``rank`` of k certified."""
+    return {
+        "k": k, "certified_rank": rank, "complete": rank >= k, "tol": 0.01, "subspace_tol": 0.01,
+        "max_residual": 0.5, "median_residual": 0.2, "checked": list(range(k)),
+        "residuals": [0.1 * i for i in range(k)],
+    }  # fmt: skip

@@ -8,7 +8,7 @@ from rich.console import Console
 from hessian_sketch.flows import report
 from hessian_sketch.flows.config import RunConfig
 
-from .records import K, record
+from .records import K, certificate, record
 
 
 def test_a_step_record_holds_what_a_reader_needs():
@@ -36,3 +36,29 @@ def test_step_line_and_table():
     text = console.export_text()
     assert "mnist_tiny (D = 2,146)" in text and "exact" in text and "0.100" in text
     assert len([ln for ln in text.splitlines() if ln.strip().startswith(("0 ", "10 "))]) == 2
+
+
+def _certified(rank, k=K, mode="single-pass"):
+    rec = record(0)
+    rec["mode"] = mode
+    rec["certificate"] = certificate(rank, k)
+    return rec
+
+
+def test_uncertified_pairs_get_one_line_and_a_table_column():
+    full, short = _certified(K), _certified(2)
+    assert report.certificate_warning([full]) is None
+    line = report.certificate_warning([full, short])
+    assert line.startswith("step 0: only 2 of the k = 6 eigenpairs are certified")
+    assert "sketch.mode: accurate" in line and "\n" not in line
+    acc = report.certificate_warning([_certified(3, mode="accurate")])
+    assert "sketch.max_products" in acc
+    assert "no certificate" in report.certificate_warning([record(0)])
+    cfg = RunConfig(problem="mnist_tiny", sketch={"k": K, "s": 12}).resolve()
+    summary = report.summary(cfg, [full, short], {})
+    assert summary["certified"] == {"k": K, "min_certified_rank": 2, "complete": False,
+                                    "by_step": {0: 2}}  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(report.table(summary))
+    text = console.export_text()
+    assert "cert" in text and f"{K}/{K}" in text and f"2/{K}" in text

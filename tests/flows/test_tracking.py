@@ -3,7 +3,7 @@
 from hessian_sketch.flows import tracking
 from hessian_sketch.flows.config import RunConfig
 
-from .records import K, record
+from .records import K, certificate, record
 
 
 def test_the_tracking_uri_and_artifacts(tmp_path, monkeypatch):
@@ -34,3 +34,12 @@ def test_params_and_metrics():
     assert by_key["train_loss"] == [(0, 2.3)]
     parent = tracking.pipeline_metrics({"steps": [rec], "timings": {"total": 9.0}})
     assert ("train_loss", 2.3, 20) in parent and ("total_seconds/total", 9.0, 0) in parent
+
+
+def test_certificates_are_logged():
+    rec = record(0)
+    rec["certificate"] = certificate(4)
+    m = {(name, step): v for name, v, step in tracking.step_metrics(rec)}
+    assert m[("certified_rank", 0)] == 4 and m[("certified_fraction", 0)] == 4 / K
+    assert abs(m[("certificate/residual", 3)] - 0.2) < 1e-12
+    assert m[("certificate_max_residual", 0)] == 0.5

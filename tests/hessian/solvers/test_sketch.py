@@ -170,7 +170,7 @@ def test_bad_inputs(mats):
     with pytest.raises(FloatingPointError):
         hessian.seigh(bad, k=12, s=30)
     with pytest.raises(FloatingPointError):
-        hessian.block_krylov_eigh(bad, k=12)
+        hessian.accurate_eigh(bad, k=12)
     with pytest.raises(ValueError, match="square"):
         hessian.seigh(M[:, :300], k=12, s=30)
     with pytest.raises(ValueError, match="square"):
@@ -178,7 +178,7 @@ def test_bad_inputs(mats):
     with pytest.raises(ValueError, match=r"\bk\b"):
         hessian.nystrom(mats["psd_full"], k=0)
     with pytest.raises(ValueError, match=r"\bk\b"):
-        hessian.block_krylov_eigh(M, k=D + 1)
+        hessian.accurate_eigh(M, k=D + 1)
 
 
 @pytest.mark.parametrize("noise", hessian.NOISES)

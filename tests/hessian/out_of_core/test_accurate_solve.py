@@ -1,0 +1,144 @@
+"""The out-of-core accurate solver: equal to the in-memory one, certified, resumable (SIGKILL,
+a crash inside a restart), on Dask workers, from a sketch store; damage and bad input refused."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import hessian
+from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.out_of_core import stored_basis
+from hessian.out_of_core.accurate_solve import _check_space
+from hessian.out_of_core.accurate_solve import accurate as run_accurate
+from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
+from hessian.study.metrics import subspace_overlap
+
+from .helpers import run, start_runner
+from .runner import accurate_request
+
+KA, B = 24, 8
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory, op):
+    url = tmp_path_factory.mktemp("acc") / "a.zarr"
+    return run_accurate(str(url), accurate_request(KA, B), scheduler="inprocess", op=op)
+
+
+def test_equals_the_in_memory_solver_and_is_certified(solved, op):
+    mem = hessian.accurate_eigh(op, KA, block=B, seed=5, verify=0)
+    np.testing.assert_allclose(solved.eigenvalues, mem.eigenvalues, rtol=1e-9)
+    assert subspace_overlap(solved.eigenvectors(), mem.eigenvectors) > 1 - 1e-9
+    c = solved.certificate
+    assert c.certified_rank == KA and c.source == "krylov" and c.verified < 1e-6
+    assert solved.info["restarts"] >= 1  # the default sizes restart at this k
+    V = solved.eigenvectors()
+    r = np.linalg.norm(hessian.operators.CountingOperator(op)(V) - V * solved.eigenvalues, axis=0)
+    assert np.all(r / np.abs(solved.eigenvalues) <= c.tol)  # the certificate holds
+
+
+def test_a_finished_store_is_reused_and_a_mismatch_refused(solved, op):
+    again = run_accurate(solved.url, accurate_request(KA, B), scheduler="inprocess", op=op)
+    assert again.reused and np.array_equal(again.eigenvalues, solved.eigenvalues)
+    assert again.certificate.certified_rank == KA
+    with pytest.raises(StoreMismatchError, match="k: store has 24, asked 25"):
+        run_accurate(solved.url, accurate_request(KA + 1, B), scheduler="inprocess", op=op)
+
+
+def test_streamed_passes_read_the_accurate_store(solved):
+    mask = np.random.default_rng(0).permutation(7030)[:100]
+    res = hessian.out_of_core.overlaps(solved.url, {"m": mask})
+    want = hessian.overlap(mask, solved.eigenvectors())
+    np.testing.assert_allclose(res.curves["m"], want, rtol=1e-9)
+
+
+def test_on_two_dask_workers(tmp_path, solved):
+    res = run_accurate(
+        str(tmp_path / "d.zarr"),
+        accurate_request(KA, B, vectors_per_job=B // 2, n_workers=2, threads=1, cache=0),
+    )
+    assert len(res.info["workers"]) == 2 and not res.info["cached"]
+    np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
+
+
+def test_sigkill_resumes_at_the_last_step(tmp_path, solved, op):
+    url = tmp_path / "k.zarr"
+    proc = start_runner(url, "inprocess", KA, 0, B, "accurate")
+    t0 = time.time()
+    while time.time() - t0 < 240:
+        try:
+            with np.load(url / "state.npz") as z:
+                if z["counters"][2] >= 6:  # six whole steps on disk
+                    break
+        except (OSError, ValueError, KeyError):
+            pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    res = run_accurate(str(url), accurate_request(KA, B), scheduler="inprocess", op=op)
+    assert res.info["products"] < solved.info["products"]  # the finished steps were kept
+    np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
+
+
+def test_a_crash_inside_a_restart_resumes(tmp_path, solved, op, monkeypatch):
+    writes = {"n": 0}
+    real = stored_basis.StoredBasis.write
+
+    def crashing(self, a, b, c0, X):
+        if c0 == 0 and self.state.n > self.st.keep:  # a restart's rotation writes column 0 on
+            writes["n"] += 1
+            if writes["n"] == 1:
+                raise KeyboardInterrupt("killed inside a restart")
+        return real(self, a, b, c0, X)
+
+    url = str(tmp_path / "r.zarr")
+    req = accurate_request(KA, B, chunk_rows=65536)
+    monkeypatch.setattr(stored_basis.StoredBasis, "write", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        run_accurate(url, req, scheduler="inprocess", op=op)
+    monkeypatch.setattr(stored_basis.StoredBasis, "write", real)
+    assert "rotation_U" in BasisStore.open(url).load_state()
+    res = run_accurate(url, req, scheduler="inprocess", op=op)
+    np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
+
+
+def test_warm_start_from_a_sketch_store(tmp_path, op):
+    sk_url = tmp_path / "s.zarr"
+    run(sk_url)  # k = 60 single-pass sketch of the same operator
+    res = run_accurate(str(tmp_path / "w.zarr"), accurate_request(KA, B), op=op,
+                            warm_start=str(sk_url), scheduler="inprocess")  # fmt: skip
+    assert res.certificate.certified_rank == KA and res.info["warm_start"] == str(sk_url)
+    with pytest.raises(ValueError, match="fewer than k"):
+        run_accurate(str(tmp_path / "w2.zarr"), accurate_request(80, B), op=op,
+                          warm_start=str(sk_url), scheduler="inprocess")  # fmt: skip
+    other = hessian.OperatorSpec("mnist_mini", dtype="float64", batch_size=None,
+                                 vectors_per_pass=B, n_hessian=100).build()  # fmt: skip
+    with pytest.raises(StoreMismatchError, match="another operator"):
+        run_accurate(str(tmp_path / "w3.zarr"), accurate_request(KA, B), op=other,
+                          warm_start=str(sk_url), scheduler="inprocess")  # fmt: skip
+    assert not (tmp_path / "w2.zarr").exists() and not (tmp_path / "w3.zarr").exists()
+
+
+def test_a_damaged_basis_is_detected(tmp_path, solved):
+    import shutil
+
+    url = tmp_path / "copy.zarr"
+    shutil.copytree(solved.url, url)
+    chunk = next(p for p in sorted((url / "basis").rglob("*")) if p.is_file() and p.stat().st_size)
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(CorruptBlockError, match="basis"):
+        BasisStore.open(str(url)).eigenvectors()
+
+
+def test_too_little_disk_is_refused_up_front(tmp_path):
+    st = AccurateSettings(D=10**9, k=1000, block=64, n_max=2256, keep=1600, tol=1e-2,
+                          subspace_tol=1e-2)  # fmt: skip
+    with pytest.raises(OSError, match=r"needs \d+\.\d GiB on disk .* GiB are free"):
+        _check_space(str(tmp_path / "big.zarr"), st)
+    assert not (tmp_path / "big.zarr").exists()
