@@ -3,6 +3,8 @@
 .venv/bin/python bench/hvp_cost.py --repeats 5
 .venv/bin/python bench/ooc_scale.py --problem mlp_1m --k 500 --s 1000 --blocks 4 8 16
 .venv/bin/python bench/ooc_scale.py --problem wide_mlp --k 1000 --s 2000 --blocks 2 4 8
+.venv/bin/python bench/science.py --problem mlp_1m --k 100 --steps 100
+.venv/bin/python bench/science.py --problem wide_mlp --k 100 --steps 100 --n-hessian 130 --block 8
 bench/setup_peers.sh && .venv/bin/python bench/peers.py     # or --quick (peers_quick.json)
 .venv/bin/python bench/write_benchmarks.py
 
@@ -127,7 +129,9 @@ def peers_section() -> list[str]:
         "under 10 s. HVPs and data passes are counted at the operator. Peak: RSS above the "
         "start. Errors against the reference: eigenvalues (median relative error, each matched "
         "to the nearest reference eigenvalue), the subspace overlap of the top-k, and the "
-        "largest error of the magnitude-mask overlap curve over k' = 1..k. Ratios: our wall "
+        "largest error of the magnitude-mask overlap curve over k' = 1..k, absolute, relative "
+        "to the curve and relative to chance (k'/D); certified: our certified rank "
+        "(docs/method.md). Ratios: our wall "
         "time over this method's (below 1: ours is faster), for our single-pass sketch and "
         "our accurate mode; x floor: wall over (HVPs x our best per-vector HVP time).",
     ]
@@ -143,29 +147,65 @@ def peers_section() -> list[str]:
             "",
             *([f"Where k > {k_ref}, the error columns compare the top {k_ref}.", ""] * partial),
             "| k | method | wall | HVPs | passes | peak | eig. err | subspace | curve err | "
-            "x floor | sketch / this | accurate / this |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "curve err / curve | curve err / chance | certified | x floor | sketch / this | "
+            "accurate / this |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for k in dict.fromkeys(r["k"] for r in case["rows"]):
             rows = [r for r in case["rows"] if r["k"] == k]
             ours = {r["method"]: r.get("wall_seconds") for r in rows}
             sk = ours.get("ours: sketch (s = 2k)")
-            acc = ours.get("ours: accurate (block Krylov)")
+            acc = ours.get(
+                "ours: accurate (block Lanczos)", ours.get("ours: accurate (block Krylov)")
+            )
             for r in rows:
                 if "skipped" in r:
-                    out.append(f"| {k} | {r['method']} | not run: {r['skipped']} |" + " |" * 9)
+                    out.append(f"| {k} | {r['method']} | not run: {r['skipped']} |" + " |" * 12)
                     continue
+                cert = r.get("certified_rank")
                 w = r["wall_seconds"]
                 out.append(
                     f"| {k} | {r['method']} | {w:.2f} s | {r['hvps']:,} | {r['passes']:,} | "
                     f"{r['peak_mb']:.0f} MB | {_fmt(r.get('eig_rel_err_median'), '.1e')} | "
                     f"{_fmt(r.get('subspace_overlap'), '.4f')} | "
-                    f"{_fmt(r.get('overlap_curve_err'), '.1e')} | {r['floor_ratio']:.1f} | "
+                    f"{_fmt(r.get('overlap_curve_err'), '.1e')} | "
+                    f"{_fmt(r.get('overlap_curve_err_rel'), '.2g')} | "
+                    f"{_fmt(r.get('overlap_curve_err_vs_chance'), '.2g')} | "
+                    f"{'-' if cert is None else f'{cert}/{k}'} | {r['floor_ratio']:.1f} | "
                     f"{_fmt(sk / w if sk else None, '.2f')} | "
                     f"{_fmt(acc / w if acc else None, '.2f')} |"
                 )
         out += ["", *reach_table(case)]
     return out
+
+
+def science_section() -> list[str]:
+    """bench/science.py: the magnitude mask against certified and single-pass eigenvectors."""
+    out = []
+    for f in sorted(Path("bench/results").glob("science_*.json")):
+        d = json.loads(f.read_text())
+        for s in d["steps"]:
+            ch = s["chance"]
+            c = s["curves"]
+            ks = [kk for kk in (1, 10, 20, 50, 100, 500, 1000) if kk <= len(ch)]
+            cert = s["certificate"]
+            out += [
+                f"### {d['problem']} on digits (D = {d['D']:,}), step {s['step']}, k = {d['k']}: "
+                f"certified {cert['certified']['certified_rank']}/{d['k']} after "
+                f"{s['products']:,} products in all; the single-pass sketch certified "
+                f"{cert['single_pass']['certified_rank']}/{d['k']} (median residual "
+                f"{cert['single_pass']['median_residual']:.2g}); run took {d['seconds']:.0f} s",
+                "",
+                "| k | " + " | ".join(map(str, ks)) + " |",
+                "|---|" + "---|" * len(ks),
+            ]
+            for name in ("certified", "single-pass"):
+                for mask in ("magnitude", "random"):
+                    vals = " | ".join(f"{c[name][mask][kk - 1] / ch[kk - 1]:.2f}" for kk in ks)
+                    out.append(f"| {mask} / chance, {name} | {vals} |")
+            vals = " | ".join(f"{s['sketch_vs_certified_overlap'][kk - 1]:.3f}" for kk in ks)
+            out += [f"| subspace overlap, sketch vs certified | {vals} |", ""]
+    return out or ["(run bench/science.py)"]
 
 
 def reach_table(case: dict) -> list[str]:
@@ -207,6 +247,10 @@ def main() -> None:
         "## Out of core, smaller: mlp_1m (D ~ 1M), k = 500, s = 1000",
         "",
         *ooc_section("mlp_1m"),
+        "",
+        "## The paper's question on certified eigenvectors (bench/science.py)",
+        "",
+        *science_section(),
         "",
         "## Side by side with the peers",
         "",

@@ -41,7 +41,7 @@ def test_large_problems_skip_the_exact_reference():
         ("analysis: {table_ks: [400]}\n", r"analysis\.table_ks"),
         ("n_hessian: 105\n", "n_hessian = 105 must be a multiple of the 10 classes"),
         ("train: {n_train: 50}\n", r"train\.n_train = 50 is smaller than n_hessian = 500"),
-        ("problem: cifar10_3c3d\ndata: digits\n", "'digits' fit only"),
+        ("problem: cifar100_allcnnc\ndata: digits\n", r"'digits' \(10 classes\) do not fit"),
         ("data: /no/such/dir\n", "no such file or directory"),
         ("sketch: {seed: -1}\n", r"sketch\.seed"),
         ("analysis: {seed: -2}\n", r"analysis\.seed"),

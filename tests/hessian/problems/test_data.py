@@ -151,3 +151,18 @@ def test_class_balanced_subset():
         class_balanced_subset(y, 12, 3)
     with pytest.raises(ValueError, match="multiple"):
         class_balanced_subset(y, 7, 3)
+
+
+def test_digits_resampled_fit_every_ten_class_image_problem():
+    from hessian import problems
+    from hessian.problems.data import digits_16x16, digits_resampled
+
+    x, y = digits_resampled((3, 32, 32))
+    assert x.shape == (1797, 3, 32, 32) and y.shape == (1797,) and int(y.max()) == 9
+    assert float(x.min()) >= 0 and float(x.max()) <= 1 and torch.equal(x[:, 0], x[:, 2])
+    x16, _ = digits_16x16()
+    assert torch.allclose(digits_resampled((1, 16, 16))[0], x16)
+    p = problems.load("mlp_1m", data="digits")
+    assert p.data_source == "digits" and tuple(p.hessian_data[0].shape[1:]) == (3, 32, 32)
+    with pytest.raises(ValueError, match="do not fit cifar100_allcnnc"):
+        problems.load("cifar100_allcnnc", data="digits")
