@@ -66,7 +66,10 @@ def mlflow_server(
             insecure=insecure,
         )
     )
-    out.print(f"model-training view: {cmd.url}/#/experiments?workflowType=machine_learning")
+    out.print(
+        f"model-training view: {cmd.url}/#/experiments?workflowType=machine_learning",
+        soft_wrap=True,
+    )
     _exec(cmd)
 
 

@@ -135,10 +135,11 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
     ml = summary["mlflow"]
     uri = ml["tracking_uri"]
     if uri.startswith(("http://", "https://")):
-        console.print(f"MLflow: {ui_link(uri, ml['experiment_id'], ml['run_id'])}")
+        console.print(f"MLflow: {ui_link(uri, ml['experiment_id'], ml['run_id'])}", soft_wrap=True)
     else:
         link = ui_link(f"http://127.0.0.1:{UI_PORT}", ml["experiment_id"], ml["run_id"])
-        console.print(f"MLflow: {uri}  ->  hessian ui {config or ''}  ->  {link}")
+        ui_cmd = f"hessian ui {config}" if config else "hessian ui"
+        console.print(f"MLflow: {uri}  ->  {ui_cmd}  ->  {link}", soft_wrap=True)
 
 
 @app.command()
@@ -254,7 +255,7 @@ def ui(
             err.print(f"[red]error:[/] no MLflow store at {db}: run `hessian run` first")
             raise typer.Exit(2)
         link = _last_run_link(Path(cfg.run_dir) / "summary.json", server) or link
-    console.print(f"MLflow UI for {tracking_uri} on {server}; the run: {link}")
+    console.print(f"MLflow UI for {tracking_uri} on {server}; the run: {link}", soft_wrap=True)
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),

@@ -1,10 +1,12 @@
-"""The real servers on loopback ports chosen at run time: a Prefect server (started by
-``hessian deploy prefect-server``) with a process work pool, deployments and a worker; an MLflow
-tracking server; a Dask scheduler with two workers. Every process is started here and stopped
-here by process id (process groups)."""
+"""The real servers on loopback ports chosen at run time, started as a user starts them: a
+Prefect server and an MLflow server by ``hessian deploy prefect-server`` / ``mlflow-server``
+(``uis``: enough for the quick check of what their UIs are told), then a process work pool,
+deployments and a worker, and a Dask scheduler with two workers (``stack``). Every process is
+started here and stopped here by process id (process groups)."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,40 +95,50 @@ def api(base: str, path: str, body: dict | None = None):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def uis(tmp_path_factory):
+    """A Prefect server and an MLflow server, each started by its ``hessian deploy`` command on a
+    port chosen here (not Prefect's 4200 nor MLflow's 5000), as a user starts them."""
     root = tmp_path_factory.mktemp("stack")
     s = Stack(root)
     try:
-        pp, mp, dp = free_port(), free_port(), free_port()
+        pp, mp = free_port(), free_port()
         for key in ("PREFECT_UI_API_URL", "PREFECT_SERVER_UI_API_URL"):
             s.env.pop(key, None)
-        prefect = servers.prefect_server(port=pp)  # what the command below runs
-        by_cli = servers.ServerCommand(
-            "prefect server", [HESSIAN, "deploy", "prefect-server", "--port", str(pp)],
-            url=prefect.url, health=prefect.health,
-        )  # fmt: skip
-        prefect_proc = s.start(by_cli, {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3"})
-        mlflow = servers.mlflow_server(
-            port=mp, backend_store_uri=f"sqlite:///{root}/mlflow/mlflow.db",
-            artifacts_destination=str(root / "mlflow" / "artifacts"),
-        )  # fmt: skip
-        mlflow_proc = s.start(mlflow)
-        sched = servers.dask_scheduler(port=dp)
-        s.start(sched)
-        s.start(servers.dask_worker(sched.url, n_workers=2, threads=1))
-        s.wait_http(prefect.health, prefect_proc)
-        s.wait_http(mlflow.health, mlflow_proc)
-        s.prefect, s.mlflow, s.dask = prefect.url, mlflow.url, sched.url
+        s.prefect, s.mlflow = f"http://127.0.0.1:{pp}/api", f"http://127.0.0.1:{mp}"
+        prefect = s.start(
+            servers.ServerCommand(
+                "prefect server", [HESSIAN, "deploy", "prefect-server", "--port", str(pp)]
+            ),
+            {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3"},
+        )
+        mlflow_argv = [
+            HESSIAN, "deploy", "mlflow-server", "--port", str(mp),
+            "--backend-store-uri", f"sqlite:///{root}/mlflow/mlflow.db",
+            "--artifacts-destination", str(root / "mlflow" / "artifacts"),
+        ]  # fmt: skip
+        mlflow = s.start(servers.ServerCommand("mlflow server", mlflow_argv))
+        s.wait_http(s.prefect + "/health", prefect)
+        s.wait_http(s.mlflow + "/health", mlflow)
         s.env |= {"PREFECT_API_URL": s.prefect}
-        cfg = {
-            "name": "live", "problem": "mnist_tiny", "run_dir": str(root / "runs" / "live"),
-            "train": {"record_steps": [0, 20]}, "sketch": {"k": 12, "s": 48, "block_size": 4},
-            "analysis": {"random_draws": 10}, "exact": {"enabled": False},
-        }  # fmt: skip
-        (root / "live.yaml").write_text(yaml.safe_dump(cfg))
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(uis):
+    """The two servers of ``uis`` and a Dask scheduler with two workers (stopped with them)."""
+    sched = servers.dask_scheduler(port=free_port())
+    uis.start(sched)
+    uis.start(servers.dask_worker(sched.url, n_workers=2, threads=1))
+    uis.dask = sched.url
+    cfg = {
+        "name": "live", "problem": "mnist_tiny", "run_dir": str(uis.root / "runs" / "live"),
+        "train": {"record_steps": [0, 20]}, "sketch": {"k": 12, "s": 48, "block_size": 4},
+        "analysis": {"random_draws": 10}, "exact": {"enabled": False},
+    }  # fmt: skip
+    (uis.root / "live.yaml").write_text(yaml.safe_dump(cfg))
+    return uis
 
 
 def _flow_runs(stack, deployment: str) -> list[dict]:
@@ -194,11 +206,35 @@ def test_deployments_worker_schedule_mlflow_and_dask(stack):
     assert scheduled[0]["auto_scheduled"] is True
 
 
-def test_the_prefect_ui_reaches_its_own_api(stack):
-    """A server started by ``hessian deploy prefect-server --port P`` on a port other than 4200
-    tells its UI to use the API at P (Prefect's own default would say 4200)."""
-    assert not stack.prefect.endswith(":4200/api")
-    with urllib.request.urlopen(stack.prefect.removesuffix("/api") + "/ui-settings") as r:
+def test_the_uis_as_users_open_them(uis):
+    """The Prefect UI of ``hessian deploy prefect-server --port P`` is told the API at P (Prefect's
+    own default says 4200), and it answers there; the MLflow experiment that a run creates is
+    tagged as a model-training experiment, and the run's link opens the training view."""
+    base = uis.prefect.removesuffix("/api")
+    assert not base.endswith(":4200")
+    with urllib.request.urlopen(base + "/ui-settings", timeout=30) as r:
         settings = json.loads(r.read())
-    assert settings["api_url"] == stack.prefect
-    assert api(stack.prefect, "/health") is True
+    assert settings["api_url"] == uis.prefect  # http://127.0.0.1:P/api
+    assert api(settings["api_url"], "/health") is True
+    cfg = {
+        "name": "uis", "problem": "mnist_tiny", "run_dir": str(uis.root / "runs" / "uis"),
+        "train": {"record_steps": [0]}, "sketch": {"k": 4, "s": 8},
+        "analysis": {"random_draws": 2}, "exact": {"enabled": False},
+        "dask": {"address": "inprocess"},
+    }  # fmt: skip
+    (uis.root / "uis.yaml").write_text(yaml.safe_dump(cfg))
+    r = uis.run(HESSIAN, "run", "uis.yaml", env={"MLFLOW_TRACKING_URI": uis.mlflow})
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the run is a completed flow run of the server the UI shows
+    (name,) = re.findall(r"Beginning flow run '([^']+)' for flow 'pipeline'", r.stdout + r.stderr)
+    (run,) = api(uis.prefect, "/flow_runs/filter", {"flow_runs": {"name": {"any_": [name]}}})
+    assert run["state_type"] == "COMPLETED"
+    ml = json.loads((uis.root / "runs" / "uis" / "summary.json").read_text())["mlflow"]
+    exp = api(uis.mlflow, f"/api/2.0/mlflow/experiments/get?experiment_id={ml['experiment_id']}")
+    tags = {t["key"]: t["value"] for t in exp["experiment"].get("tags", [])}
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert ml["ui_route"] == (
+        f"#/experiments/{ml['experiment_id']}/runs/{ml['run_id']}/model-metrics"
+        "?workflowType=machine_learning"
+    )
+    assert f"MLflow: {uis.mlflow}/{ml['ui_route']}\n" in r.stdout  # whole, on one line
