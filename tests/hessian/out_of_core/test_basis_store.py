@@ -36,16 +36,9 @@ def test_layout_mismatch_and_solution(tmp_path):
     assert np.array_equal(BasisStore.open(url).load_state()["T"], np.eye(2))
 
 
-def test_bad_stores_are_named(tmp_path):
+def test_bad_stores_and_settings_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no accurate-solver store"):
         BasisStore.open(str(tmp_path / "none.zarr"))
-    with pytest.raises(FileNotFoundError, match="no store"):
-        open_solution(str(tmp_path / "none.zarr"))
-    import zarr
-
-    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
-    with pytest.raises(StoreMismatchError, match="not a store of this library"):
-        open_solution(str(tmp_path / "plain.zarr"))
     with pytest.raises(ValueError, match="local path"):
         BasisStore.open("s3://bucket/x.zarr")
     with pytest.raises(ValueError, match="dtype"):
