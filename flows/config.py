@@ -163,7 +163,9 @@ class TrackingConfig(_Section):
 
 class RunConfig(_Section):
     name: str | None = None
-    problem: str = "mnist_mini"
+    problem: str = Field(
+        "mnist_mini", description='a built-in or registered problem, or "package.module:factory"'
+    )
     data: str | None = Field(None, description='None: the default; "synthetic"; a path')
     n_hessian: int | None = Field(None, ge=1)
     run_dir: str | None = Field(None, description="default runs/<name>")
@@ -177,14 +179,19 @@ class RunConfig(_Section):
     @field_validator("problem")
     @classmethod
     def _problem(cls, v):
-        if v not in problems.names():
-            raise ValueError(f"unknown problem {v!r}; known: {', '.join(problems.names())}")
+        if v not in problems.names() and not problems.is_import_path(v):
+            raise ValueError(
+                f"unknown problem {v!r}; known: {', '.join(problems.names())}; or an import "
+                "path 'package.module:factory'"
+            )
+        if v not in problems.PROBLEMS:
+            problems.settings(v)  # a user problem is built once here: a bad one stops the run
         return v
 
     # ------------------------------------------------------------------------------------
     def resolve(self) -> RunConfig:
         """A copy with every default filled in from the problem, checked as a whole."""
-        ps = problems.PROBLEMS[self.problem]
+        ps = problems.settings(self.problem)
         c = self.model_copy(deep=True)
         c.name = c.name or c.problem
         c.run_dir = c.run_dir or str(Path("runs") / c.name)
@@ -206,9 +213,10 @@ class RunConfig(_Section):
             )
         if t.n_train is not None and t.n_train < n_h:
             raise ConfigError(f"train.n_train = {t.n_train} is smaller than n_hessian = {n_h}")
-        if c.data == "digits" and c.problem not in ("mnist_mini", "mnist_tiny"):
+        builtin = c.problem in problems.PROBLEMS  # a user problem's factory reads its data
+        if builtin and c.data == "digits" and c.problem not in ("mnist_mini", "mnist_tiny"):
             raise ConfigError(f"data: 'digits' fit only mnist_mini and mnist_tiny, not {c.problem}")
-        if c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
+        if builtin and c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
             raise ConfigError(f"data: no such file or directory: {c.data}")
         sk = c.sketch
         sk.k = sk.k or min(ps.k, ps.D)
@@ -249,7 +257,7 @@ class RunConfig(_Section):
 
     @property
     def D(self) -> int:
-        return problems.PROBLEMS[self.problem].D
+        return problems.settings(self.problem).D
 
     def exact_steps(self) -> list[int]:
         return list(self.exact.steps or []) if self.exact.enabled else []

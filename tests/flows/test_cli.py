@@ -114,3 +114,26 @@ def test_a_server_that_is_down_is_named(tmp_path, var, value, message):
     text = " ".join(r.stderr.split())
     assert message in text and "not reachable" in text and "Traceback" not in r.stderr
     assert ":pw@" not in text  # no secret in the message
+
+
+@pytest.mark.parametrize(
+    ("module", "problem", "message"),
+    [
+        (None, "no_such_mod:factory", "cannot import 'no_such_mod'"),
+        ("x = 1\n", "mine:factory", "module 'mine' has no attribute 'factory'"),
+        ("def factory():\n    return 42\n", "mine:factory", "returned int, not a"),
+        ("def factory():\n    raise OSError('data gone')\n", "mine:factory",
+         "the factory raised OSError: data gone"),
+    ],
+)  # fmt: skip
+def test_a_bad_user_problem_is_one_line(tmp_path, module, problem, message):
+    """``problem: "package.module:factory"`` (the working directory is on its import path)."""
+    if module is not None:
+        (tmp_path / "mine.py").write_text(module)
+    (tmp_path / "p.yaml").write_text(f"problem: '{problem}'\n")
+    for cmd in (["run", "p.yaml"], ["sketch", "p.yaml"], ["config", problem]):
+        r = hessian(*cmd, cwd=tmp_path)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert message in " ".join(r.stderr.split()) and problem in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
