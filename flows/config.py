@@ -161,6 +161,28 @@ class TrackingConfig(_Section):
     experiment: str | None = None
 
 
+def _state_dicts(checkpoint: str | dict[int, str], record_steps) -> dict[int, str]:
+    """``checkpoint`` as {step: existing file}: one file is the one record step, else step 0."""
+    if isinstance(checkpoint, str):
+        if record_steps is not None and len(record_steps) != 1:
+            raise ConfigError(
+                "checkpoint: one state_dict file is one step; give {step: file, ...} for the "
+                f"record steps {record_steps}"
+            )
+        checkpoint = {(record_steps or [0])[0]: checkpoint}
+    elif record_steps is not None and sorted(record_steps) != sorted(checkpoint):
+        raise ConfigError(
+            f"checkpoint: its steps {sorted(checkpoint)} differ from train.record_steps "
+            f"{sorted(record_steps)}"
+        )
+    for step, path in checkpoint.items():
+        if step < 0:
+            raise ConfigError(f"checkpoint: step {step} must be >= 0")
+        if not Path(path).is_file():
+            raise ConfigError(f"checkpoint: no such state_dict file: {path}")
+    return {int(t): str(Path(p).resolve()) for t, p in sorted(checkpoint.items())}
+
+
 class RunConfig(_Section):
     name: str | None = None
     problem: str = Field(
@@ -169,6 +191,10 @@ class RunConfig(_Section):
     data: str | None = Field(None, description='None: the default; "synthetic"; a path')
     n_hessian: int | None = Field(None, ge=1)
     run_dir: str | None = Field(None, description="default runs/<name>")
+    checkpoint: str | dict[int, str] | None = Field(
+        None, description="a state_dict file of a model trained elsewhere (its step: the one "
+        "record step, else 0), or {step: file}: their parameters instead of training",
+    )  # fmt: skip
     train: TrainConfig = TrainConfig()
     sketch: SketchConfig = SketchConfig()
     analysis: AnalysisConfig = AnalysisConfig()
@@ -196,6 +222,9 @@ class RunConfig(_Section):
         c.name = c.name or c.problem
         c.run_dir = c.run_dir or str(Path("runs") / c.name)
         t = c.train
+        if c.checkpoint is not None:
+            c.checkpoint = _state_dicts(c.checkpoint, t.record_steps)
+            t.record_steps = sorted(c.checkpoint)
         t.record_steps = t.record_steps or list(ps.record_steps)
         t.steps = max(t.record_steps) if t.steps is None else t.steps
         t.lr = t.lr or ps.lr

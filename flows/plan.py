@@ -62,7 +62,7 @@ class Plan:
         train = TrainRequest(
             cfg.problem, steps=t.steps, record_steps=t.record_steps, lr=t.lr,
             batch_size=t.batch_size, seed=t.seed, data=cfg.data, n_train=t.n_train,
-            n_hessian=cfg.n_hessian,
+            n_hessian=cfg.n_hessian, state_dicts=tuple((cfg.checkpoint or {}).items()),
         )  # fmt: skip
         sketch = SketchRequest(
             operator, k=sk.k, s=sk.s, oversample=sk.oversample, seed=sk.seed, noise=sk.noise,
