@@ -26,7 +26,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hessian import defaults, problems
-from hessian.exceptions import ConfigError
+from hessian.devices import DEVICES
+from hessian.devices import check as check_device
+from hessian.devices import resolve as resolve_device
+from hessian.exceptions import ConfigError, DeviceError
 
 #: old field -> its new name (both dotted); the old names are still read
 RENAMED = {"sketch.block_size": "sketch.vectors_per_pass"}
@@ -106,6 +109,10 @@ class SketchConfig(_Section):
     )  # fmt: skip
     batch_size: int | None = Field(None, ge=1, description="samples per forward pass (all)")
     dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field(
+        "auto", description=f"where the products run: {DEVICES} (auto: CUDA where torch sees it)"
+    )
+    tf32: bool = Field(False, description="allow TF32 in float32 products on CUDA")
     chunk_rows: int = Field(
         defaults.CHUNK_ROWS, ge=defaults.TILE, description=f"Zarr row chunk (n x {defaults.TILE:,})"
     )
@@ -117,6 +124,11 @@ class SketchConfig(_Section):
     @classmethod
     def _old_names(cls, data):
         return renamed_fields(data, "sketch")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
 
     @field_validator("chunk_rows")
     @classmethod
@@ -248,6 +260,10 @@ class RunConfig(_Section):
         if builtin and c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
             raise ConfigError(f"data: no such file or directory: {c.data}")
         sk = c.sketch
+        try:  # here, before anything is written: cuda on a machine without it stops the run
+            resolve_device(sk.device)
+        except DeviceError as e:
+            raise ConfigError(f"sketch.device: {e}") from None
         sk.k = sk.k or min(ps.k, ps.D)
         sk.s = sk.s or min(defaults.sketch_size(sk.k), ps.D)
         sk.vectors_per_block = sk.vectors_per_block or sk.vectors_per_pass

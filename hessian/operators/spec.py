@@ -16,7 +16,7 @@ from dataclasses import InitVar, asdict, dataclass
 import numpy as np
 import torch
 
-from hessian import problems
+from hessian import devices, problems
 from hessian._checks import renamed
 from hessian.defaults import VECTORS_PER_PASS
 from hessian.operators.base import CurvatureOperator
@@ -46,6 +46,10 @@ class OperatorSpec:
         n_train: training-set size (``problems.load``); the Hessian subset is drawn from it.
         factory: the import path from which any process rebuilds a user problem (recorded from
             ``problem``: the path itself, or a registered factory's path).
+        device: where the products run, ``auto | cpu | cuda | cuda:N``, resolved by each
+            process that builds the operator (``auto``: CUDA where torch sees it).
+        tf32: allow TF32 in float32 products on CUDA (default off).
+        Neither device nor tf32 changes the matrix: the fingerprint leaves them out.
     """
 
     problem: str
@@ -59,6 +63,8 @@ class OperatorSpec:
     seed: int | None = None
     n_train: int | None = None
     factory: str | None = None
+    device: str = "auto"
+    tf32: bool = False
     block_size: InitVar[int | None] = None  # the old name of vectors_per_pass
 
     def __post_init__(self, block_size: int | None):
@@ -74,6 +80,7 @@ class OperatorSpec:
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        object.__setattr__(self, "device", devices.check(self.device))
         if self.problem in problems.PROBLEMS:
             return
         if self.factory is None:
@@ -127,6 +134,8 @@ class OperatorSpec:
             batch_size=self.batch_size,
             vectors_per_pass=self.vectors_per_pass,
             dtype=self.torch_dtype,
+            device=self.device,
+            tf32=self.tf32,
         )
 
 

@@ -137,3 +137,17 @@ def test_a_bad_user_problem_is_one_line(tmp_path, module, problem, message):
         assert message in " ".join(r.stderr.split()) and problem in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a machine without CUDA")
+def test_cuda_without_cuda_is_one_line_and_nothing_written(tmp_path):
+    (tmp_path / "gpu.yaml").write_text("problem: mnist_tiny\nsketch: {device: cuda}\n")
+    for cmd in (["run", "gpu.yaml"], ["sketch", "gpu.yaml"], ["train", "gpu.yaml"]):
+        r = hessian(*cmd, cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert "sketch.device: device 'cuda': torch" in r.stderr and "sees no CUDA" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "bad.yaml").write_text("sketch: {device: gpu0}\n")
+    r = hessian("run", "bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "sketch.device" in r.stderr and "cuda:N" in r.stderr
