@@ -24,13 +24,18 @@ import hessian
 from hessian import problems
 
 
-def measure(name: str, blocks: list[int], n_hessian: int, batch: int, repeats: int, dtype):
+def measure(
+    name: str, blocks: list[int], n_hessian: int, batch: int, repeats: int, dtype, device="cpu"
+):
+    """Per-vector HVP time at each block size (``device``: where the products run; a product
+    ends with its finiteness check, which waits for the device)."""
     p = problems.load(name, n_hessian=n_hessian, dtype=dtype)
     rows = []
     for b in blocks:
         op = hessian.HessianOperator(
-            p.model, p.hessian_data, batch_size=batch, vectors_per_pass=b, check_deterministic=False
-        )
+            p.model, p.hessian_data, batch_size=batch, vectors_per_pass=b,
+            check_deterministic=False, device=device,
+        )  # fmt: skip
         V = torch.randn(b, op.D, generator=torch.Generator().manual_seed(b), dtype=dtype)
         op.matmat_rows(V)  # warm-up
         times = []
@@ -39,8 +44,11 @@ def measure(name: str, blocks: list[int], n_hessian: int, batch: int, repeats: i
             op.matmat_rows(V)
             times.append(time.perf_counter() - t)
         per_vec = statistics.median(times) / b
-        rows.append({"problem": name, "D": op.D, "block": b, "seconds_per_vector": per_vec})
-        print(f"{name:>12} D={op.D:>11,} b={b:>4}: {1e3 * per_vec:9.2f} ms per vector", flush=True)
+        rows.append({"problem": name, "D": op.D, "block": b, "seconds_per_vector": per_vec,
+                     "device": str(op.device)})  # fmt: skip
+        print(f"{name:>12} D={op.D:>11,} {op.device!s:>6} b={b:>4}: {1e3 * per_vec:9.2f} ms "
+              "per vector", flush=True)  # fmt: skip
+        del op
     return rows
 
 

@@ -228,6 +228,55 @@ def reach_table(case: dict) -> list[str]:
     return out
 
 
+def gpu_section() -> list[str]:
+    """``bench/gpu_check.py``'s figures where a GPU measured them; else what is not measured."""
+    path = Path("bench/results/gpu_check.json")
+    r = json.loads(path.read_text()) if path.exists() else {}
+    if not r.get("gpu"):
+        return [
+            "Not yet measured: no machine with a GPU was available to this project so far, and "
+            "no GPU figure is estimated. On a machine with one CUDA GPU, one command (under 8 "
+            "minutes) measures them all: CUDA products against the CPU ones in float64 on the "
+            "test nets (relative error < 1e-10), HVP time per vector against the block size on "
+            "mlp_1m and wide_mlp (GPU and CPU), and an out-of-core wide_mlp sketch at k = 100 "
+            "with the products on the GPU against its HVP floor:",
+            "",
+            "```bash",
+            ".venv/bin/python bench/gpu_check.py   # -> bench/results/gpu_check.json",
+            ".venv/bin/python bench/write_benchmarks.py",
+            "```",
+        ]
+    out = [
+        f"{r['gpu']} against {r['cpu']} ({r['threads']} threads), torch {r['torch']}, "
+        f"`{r['command']}` on {r['date']}.",
+        "",
+        "| net | operator | D | relative error (float64, CUDA vs CPU) |",
+        "|---|---|---:|---:|",
+    ]
+    out += [f"| {e['net']} | {e.get('operator', '-')} | {e.get('D', '-')} | "
+            f"{e['rel_err']:.1e} |" if "rel_err" in e else
+            f"| {e['net']} | - | - | bitwise {'equal' if e['bitwise'] else 'DIFFERENT'} |"
+            for e in r["equality"]]  # fmt: skip
+    out += [
+        "",
+        "| problem | block | GPU ms per vector | CPU ms per vector |",
+        "|---|---:|---:|---:|",
+    ]
+    cpu = {(c["problem"], c["block"]): c["seconds_per_vector"] for c in r["hvp_cpu"]}
+    for g in r["hvp_gpu"]:
+        c = cpu.get((g["problem"], g["block"]))
+        out.append(f"| {g['problem']} | {g['block']} | {1e3 * g['seconds_per_vector']:.2f} | "
+                   f"{'-' if c is None else f'{1e3 * c:.1f}'} |")  # fmt: skip
+    o = r["ooc_gpu"]
+    out += [
+        "",
+        f"Out of core, wide_mlp k = {o['k']}, s = {o['s']}, products on the GPU: "
+        f"{o['seconds']:.1f} s in all, {o['hvp_seconds']:.1f} s of products, HVP floor "
+        f"{o['hvp_floor_seconds']:.1f} s ({o['seconds'] / o['hvp_floor_seconds']:.1f}x).",
+    ]
+    return out
+
+
 def main() -> None:
     text = [
         "# Benchmarks",
@@ -255,6 +304,10 @@ def main() -> None:
         "## Side by side with the peers",
         "",
         *peers_section(),
+        "",
+        "## On a GPU (`bench/gpu_check.py`)",
+        "",
+        *gpu_section(),
         "",
         *Path("bench/reading.md").read_text().splitlines(),
     ]

@@ -98,13 +98,19 @@ def _run(fn):
     from hessian.exceptions import (
         CheckpointMismatchError,
         ConfigError,
+        DeviceError,
+        DeviceMemoryError,
+        ProblemError,
+        StateDictError,
         StoreMismatchError,
         TrackingUnavailableError,
     )
 
+    bad_input = (ConfigError, FileNotFoundError, StoreMismatchError, CheckpointMismatchError,
+                 ProblemError, StateDictError, DeviceError, DeviceMemoryError)  # fmt: skip
     try:
         return fn()
-    except (ConfigError, FileNotFoundError, StoreMismatchError, CheckpointMismatchError) as e:
+    except bad_input as e:
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
     except TrackingUnavailableError as e:

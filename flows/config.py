@@ -26,7 +26,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hessian import defaults, problems
-from hessian.exceptions import ConfigError
+from hessian.devices import DEVICES
+from hessian.devices import check as check_device
+from hessian.devices import resolve as resolve_device
+from hessian.exceptions import ConfigError, DeviceError
 from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL
 
 #: old field -> its new name (both dotted); the old names are still read
@@ -107,6 +110,10 @@ class SketchConfig(_Section):
     )  # fmt: skip
     batch_size: int | None = Field(None, ge=1, description="samples per forward pass (all)")
     dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field(
+        "auto", description=f"where the products run: {DEVICES} (auto: CUDA where torch sees it)"
+    )
+    tf32: bool = Field(False, description="allow TF32 in float32 products on CUDA")
     chunk_rows: int = Field(
         defaults.CHUNK_ROWS, ge=defaults.TILE, description=f"Zarr row chunk (n x {defaults.TILE:,})"
     )
@@ -137,6 +144,11 @@ class SketchConfig(_Section):
     @classmethod
     def _old_names(cls, data):
         return renamed_fields(data, "sketch")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
 
     @field_validator("chunk_rows")
     @classmethod
@@ -181,12 +193,40 @@ class TrackingConfig(_Section):
     experiment: str | None = None
 
 
+def _state_dicts(checkpoint: str | dict[int, str], record_steps) -> dict[int, str]:
+    """``checkpoint`` as {step: existing file}: one file is the one record step, else step 0."""
+    if isinstance(checkpoint, str):
+        if record_steps is not None and len(record_steps) != 1:
+            raise ConfigError(
+                "checkpoint: one state_dict file is one step; give {step: file, ...} for the "
+                f"record steps {record_steps}"
+            )
+        checkpoint = {(record_steps or [0])[0]: checkpoint}
+    elif record_steps is not None and sorted(record_steps) != sorted(checkpoint):
+        raise ConfigError(
+            f"checkpoint: its steps {sorted(checkpoint)} differ from train.record_steps "
+            f"{sorted(record_steps)}"
+        )
+    for step, path in checkpoint.items():
+        if step < 0:
+            raise ConfigError(f"checkpoint: step {step} must be >= 0")
+        if not Path(path).is_file():
+            raise ConfigError(f"checkpoint: no such state_dict file: {path}")
+    return {int(t): str(Path(p).resolve()) for t, p in sorted(checkpoint.items())}
+
+
 class RunConfig(_Section):
     name: str | None = None
-    problem: str = "mnist_mini"
+    problem: str = Field(
+        "mnist_mini", description='a built-in or registered problem, or "package.module:factory"'
+    )
     data: str | None = Field(None, description='None: the default; "synthetic"; a path')
     n_hessian: int | None = Field(None, ge=1)
     run_dir: str | None = Field(None, description="default runs/<name>")
+    checkpoint: str | dict[int, str] | None = Field(
+        None, description="a state_dict file of a model trained elsewhere (its step: the one "
+        "record step, else 0), or {step: file}: their parameters instead of training",
+    )  # fmt: skip
     train: TrainConfig = TrainConfig()
     sketch: SketchConfig = SketchConfig()
     analysis: AnalysisConfig = AnalysisConfig()
@@ -197,18 +237,26 @@ class RunConfig(_Section):
     @field_validator("problem")
     @classmethod
     def _problem(cls, v):
-        if v not in problems.names():
-            raise ValueError(f"unknown problem {v!r}; known: {', '.join(problems.names())}")
+        if v not in problems.names() and not problems.is_import_path(v):
+            raise ValueError(
+                f"unknown problem {v!r}; known: {', '.join(problems.names())}; or an import "
+                "path 'package.module:factory'"
+            )
+        if v not in problems.PROBLEMS:
+            problems.settings(v)  # a user problem is built once here: a bad one stops the run
         return v
 
     # ------------------------------------------------------------------------------------
     def resolve(self) -> RunConfig:
         """A copy with every default filled in from the problem, checked as a whole."""
-        ps = problems.PROBLEMS[self.problem]
+        ps = problems.settings(self.problem)
         c = self.model_copy(deep=True)
         c.name = c.name or c.problem
         c.run_dir = c.run_dir or str(Path("runs") / c.name)
         t = c.train
+        if c.checkpoint is not None:
+            c.checkpoint = _state_dicts(c.checkpoint, t.record_steps)
+            t.record_steps = sorted(c.checkpoint)
         t.record_steps = t.record_steps or list(ps.record_steps)
         t.steps = max(t.record_steps) if t.steps is None else t.steps
         t.lr = t.lr or ps.lr
@@ -226,11 +274,16 @@ class RunConfig(_Section):
             )
         if t.n_train is not None and t.n_train < n_h:
             raise ConfigError(f"train.n_train = {t.n_train} is smaller than n_hessian = {n_h}")
-        if c.data == "digits" and problems.PROBLEMS[c.problem].num_classes != 10:
+        builtin = c.problem in problems.PROBLEMS  # a user problem's factory reads its data
+        if builtin and c.data == "digits" and problems.PROBLEMS[c.problem].num_classes != 10:
             raise ConfigError(f"data: 'digits' (10 classes) do not fit {c.problem}")
-        if c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
+        if builtin and c.data not in (None, "digits", "synthetic") and not Path(c.data).exists():
             raise ConfigError(f"data: no such file or directory: {c.data}")
         sk = c.sketch
+        try:  # here, before anything is written: cuda on a machine without it stops the run
+            resolve_device(sk.device)
+        except DeviceError as e:
+            raise ConfigError(f"sketch.device: {e}") from None
         sk.k = sk.k or min(ps.k, ps.D)
         sk.s = sk.s or min(defaults.sketch_size(sk.k), ps.D)
         sk.vectors_per_block = sk.vectors_per_block or sk.vectors_per_pass
@@ -269,7 +322,7 @@ class RunConfig(_Section):
 
     @property
     def D(self) -> int:
-        return problems.PROBLEMS[self.problem].D
+        return problems.settings(self.problem).D
 
     def exact_steps(self) -> list[int]:
         return list(self.exact.steps or []) if self.exact.enabled else []

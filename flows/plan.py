@@ -59,12 +59,13 @@ class Plan:
         operator = OperatorSpec(
             cfg.problem, data=cfg.data, n_hessian=cfg.n_hessian, kind=sk.kind, dtype=sk.dtype,
             batch_size=sk.batch_size, vectors_per_pass=sk.vectors_per_pass,
-            threads=cfg.dask.threads, seed=t.seed, n_train=t.n_train,
+            threads=cfg.dask.threads, seed=t.seed, n_train=t.n_train, device=sk.device,
+            tf32=sk.tf32,
         )  # fmt: skip
         train = TrainRequest(
             cfg.problem, steps=t.steps, record_steps=t.record_steps, lr=t.lr,
             batch_size=t.batch_size, seed=t.seed, data=cfg.data, n_train=t.n_train,
-            n_hessian=cfg.n_hessian,
+            n_hessian=cfg.n_hessian, state_dicts=tuple((cfg.checkpoint or {}).items()),
         )  # fmt: skip
         sketch = SketchRequest(
             operator, k=sk.k, s=sk.s, oversample=sk.oversample, seed=sk.seed, noise=sk.noise,

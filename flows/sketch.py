@@ -16,13 +16,16 @@ from hessian_sketch.tasks import sketching
 @contextlib.contextmanager
 def dask_scheduler(plan: Plan):
     """The Dask scheduler for measurement blocks: the configured address, "inprocess", or a
-    LocalCluster kept for the duration (its address)."""
+    LocalCluster kept for the duration (its address; one worker per GPU for products on cuda
+    or auto where torch sees GPUs)."""
     if plan.config.dask.address:
         yield plan.config.dask.address
         return
+    from hessian.devices import worker_gpus
     from hessian.out_of_core import local_cluster
 
-    with local_cluster(plan.sketch.n_workers, plan.sketch.threads) as cluster:
+    gpus = worker_gpus(plan.sketch.operator.device)  # one worker per GPU (cuda, auto)
+    with local_cluster(plan.sketch.n_workers, plan.sketch.threads, gpus) as cluster:
         yield cluster.scheduler_address
 
 

@@ -11,8 +11,12 @@ __all__ = [
     "CheckpointMismatchError",
     "ConfigError",
     "CorruptBlockError",
+    "DeviceError",
+    "DeviceMemoryError",
     "InsecureBindError",
     "NondeterministicOperatorError",
+    "ProblemError",
+    "StateDictError",
     "StoreMismatchError",
     "TrackingUnavailableError",
 ]
@@ -38,6 +42,24 @@ class CorruptBlockError(RuntimeError):
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint directory belongs to another training run."""
+
+
+class ProblemError(ValueError):
+    """A user problem that cannot be built: its import path does not import, its factory raises
+    or does not return a ``UserProblem``; the message names the path (and the worker)."""
+
+
+class StateDictError(ValueError):
+    """A user's ``state_dict`` file that does not fit the problem's model (names or shapes)."""
+
+
+class DeviceError(ValueError):
+    """A device that this machine does not have (``cuda`` without CUDA, ``cuda:3`` of two)."""
+
+
+class DeviceMemoryError(MemoryError):
+    """A block of products that does not fit in the device's memory; the message names the
+    block size (vectors per pass) and the data batch size, the two knobs of peak memory."""
 
 
 # --- running it: configuration, tracking, servers ---------------------------------------------

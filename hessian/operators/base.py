@@ -28,6 +28,7 @@ from threadpoolctl import ThreadpoolController
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from hessian import devices
 from hessian._checks import renamed
 from hessian.defaults import VECTORS_PER_PASS
 from hessian.exceptions import NondeterministicOperatorError
@@ -81,9 +82,16 @@ class CurvatureOperator:
             dropout or BatchNorm modules in train mode are refused.
         check_deterministic: apply the operator twice to one random vector at construction and
             refuse it if the results differ.
+        device: where the products run: ``"auto" | "cpu" | "cuda" | "cuda:N"`` (``auto``: CUDA
+            where torch sees it); default the model's device. The model and data are copied
+            there once; ``hessian.devices``.
+        tf32: allow TF32 in float32 matmuls and convolutions on CUDA (default off: full
+            float32 products).
 
-    ``op @ X`` takes a numpy array or tensor of shape (D,) or (D, m) and returns the same kind,
-    in the operator's dtype. ``op.to_scipy()`` gives a ``scipy.sparse.linalg.LinearOperator``.
+    ``op @ X`` takes a numpy array or tensor of shape (D,) or (D, m) and returns the same kind
+    (a tensor on the device of the input), in the operator's dtype.
+    ``op.to_scipy()`` gives a ``scipy.sparse.linalg.LinearOperator``. ``op.host_rows(V)`` is
+    the product of host rows into reused pinned host memory (what the solvers use).
     """
 
     kind = "curvature"
@@ -101,6 +109,8 @@ class CurvatureOperator:
         eval_mode: bool = True,
         check_deterministic: bool = True,
         block_size: int | None = None,
+        device: str | torch.device | None = None,
+        tf32: bool = False,
     ):
         first = next(iter(model.parameters()), None)
         if first is None:
@@ -108,8 +118,11 @@ class CurvatureOperator:
         self.dtype = dtype or first.dtype
         if self.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
-        if any(p.dtype != self.dtype for p in model.parameters()):
-            model = copy.deepcopy(model).to(self.dtype)
+        self.device = first.device if device is None else devices.resolve(device)
+        self.tf32 = bool(tf32)
+        self._host = devices.HostBuffers(2)
+        if any(p.dtype != self.dtype or p.device != self.device for p in model.parameters()):
+            model = copy.deepcopy(model).to(self.device, self.dtype)
         if eval_mode:
             model.eval()
         else:
@@ -149,9 +162,10 @@ class CurvatureOperator:
         self._buffers = {n: b for n, b in model.named_buffers()}
 
         X, y = data
-        X = X.to(self.dtype) if torch.is_floating_point(X) else X
+        X = X.to(self.device, self.dtype) if torch.is_floating_point(X) else X.to(self.device)
         self.n_samples = len(X)
-        self.batches = _as_batches((X, y), batch_size)
+        self.batch_size = batch_size
+        self.batches = _as_batches((X, y.to(self.device)), batch_size)
         self.stats = OperatorStats()
         if check_deterministic:
             self.check_deterministic()
@@ -198,18 +212,32 @@ class CurvatureOperator:
         return out
 
     def matmat_rows(self, V: Tensor) -> Tensor:
-        """M @ V^T, transposed: V is (m, D), the result (m, D); ``vectors_per_pass`` rows per
-        pass over the data."""
+        """M @ V^T, transposed: V is (m, D), the result (m, D) on the operator's device;
+        ``vectors_per_pass`` rows per pass over the data.
+
+        Raises:
+            DeviceMemoryError: a block does not fit in the device's memory (names the block
+                size and the data batch size).
+        """
         if V.ndim != 2 or V.shape[1] != self.D:
             raise ValueError(f"expected a block of shape (m, {self.D}), got {tuple(V.shape)}")
-        V = V.to(self.dtype)
+        V = V.to(self.device, self.dtype)
         # numpy/scipy's BLAS threads spin after dense work and steal the cores torch needs: one
         # sketch on mnist_mini took 17 s with them and 4.6 s without (docs/stack.md)
-        with torch.no_grad(), _THREADPOOLS.limit(limits=1, user_api="blas"):
-            parts = [
-                self._block_matmat(V[i : i + self.vectors_per_pass])
-                for i in range(0, V.shape[0], self.vectors_per_pass)
-            ]
+        try:
+            with (
+                torch.no_grad(),
+                _THREADPOOLS.limit(limits=1, user_api="blas"),
+                devices.precision(self.device, self.tf32),
+            ):
+                parts = [
+                    self._block_matmat(V[i : i + self.vectors_per_pass])
+                    for i in range(0, V.shape[0], self.vectors_per_pass)
+                ]
+        except torch.OutOfMemoryError:
+            batch = self.batch_size or self.n_samples
+            vectors = min(self.vectors_per_pass, V.shape[0])
+            raise devices.memory_error(self.device, vectors, batch, self.D) from None
         out = torch.cat(parts) if len(parts) > 1 else parts[0]
         if not torch.isfinite(out).all():
             raise FloatingPointError(
@@ -228,7 +256,14 @@ class CurvatureOperator:
         rows = T.reshape(1, -1) if vec else T.T
         out = self.matmat_rows(rows.contiguous())
         out = out.reshape(-1) if vec else out.T
-        return out.numpy() if is_numpy else out
+        return out.cpu().numpy() if is_numpy else out.to(T.device)
+
+    def host_rows(self, V) -> np.ndarray:
+        """``matmat_rows`` of host rows V (m, D), numpy or tensor: the test vectors cross to the
+        device, the products back into one of two reused pinned host buffers (on the CPU:
+        nothing is copied). The array returned stays valid until the second call after."""
+        V = torch.from_numpy(np.ascontiguousarray(V)) if isinstance(V, np.ndarray) else V
+        return self._host.to_host(self.matmat_rows(V))
 
     def to_scipy(self) -> LinearOperator:
         """This operator as a ``scipy.sparse.linalg.LinearOperator`` (numpy in and out)."""
@@ -248,7 +283,7 @@ class CurvatureOperator:
         Raises:
             NondeterministicOperatorError: naming the relative difference and the usual causes.
         """
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)  # drawn on the host: the same on every device
         v = torch.randn(1, self.D, generator=g, dtype=torch.float64).to(self.dtype)
         a, b = self.matmat_rows(v), self.matmat_rows(v)
         scale = max(float(a.norm()), float(b.norm()), math.ulp(1.0))
@@ -266,5 +301,5 @@ class CurvatureOperator:
         return (
             f"{type(self).__name__}(D={self.D}, samples={self.n_samples}, "
             f"batches={len(self.batches)}, vectors_per_pass={self.vectors_per_pass}, "
-            f"dtype={self.dtype})"
+            f"dtype={self.dtype}, device={self.device})"
         )

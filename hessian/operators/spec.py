@@ -16,7 +16,7 @@ from dataclasses import InitVar, asdict, dataclass
 import numpy as np
 import torch
 
-from hessian import problems
+from hessian import devices, problems
 from hessian._checks import renamed
 from hessian.defaults import VECTORS_PER_PASS
 from hessian.operators.base import CurvatureOperator
@@ -32,7 +32,8 @@ class OperatorSpec:
     """Everything needed to rebuild a curvature operator except its parameters.
 
     Attributes:
-        problem: a name from ``hessian.problems.names()``.
+        problem: a name from ``hessian.problems.names()`` (built-in or registered), or the import
+            path of a problem factory, ``"package.module:factory"``.
         data: the problem's data source (None: its default; "synthetic"; a path).
         n_hessian: size of the fixed class-balanced subset (None: the problem's setting).
         kind: "hessian" or "ggn".
@@ -43,6 +44,12 @@ class OperatorSpec:
         threads: torch threads in a worker (None: leave torch's default).
         seed: the problem's seed (None: its setting); synthetic data are drawn from it.
         n_train: training-set size (``problems.load``); the Hessian subset is drawn from it.
+        factory: the import path from which any process rebuilds a user problem (recorded from
+            ``problem``: the path itself, or a registered factory's path).
+        device: where the products run, ``auto | cpu | cuda | cuda:N``, resolved by each
+            process that builds the operator (``auto``: CUDA where torch sees it).
+        tf32: allow TF32 in float32 products on CUDA (default off).
+        Neither device nor tf32 changes the matrix: the fingerprint leaves them out.
     """
 
     problem: str
@@ -55,6 +62,9 @@ class OperatorSpec:
     threads: int | None = None
     seed: int | None = None
     n_train: int | None = None
+    factory: str | None = None
+    device: str = "auto"
+    tf32: bool = False
     block_size: InitVar[int | None] = None  # the old name of vectors_per_pass
 
     def __post_init__(self, block_size: int | None):
@@ -70,9 +80,15 @@ class OperatorSpec:
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.problem not in problems.names():
+        object.__setattr__(self, "device", devices.check(self.device))
+        if self.problem in problems.PROBLEMS:
+            return
+        if self.factory is None:
+            object.__setattr__(self, "factory", problems.path_of(self.problem))
+        if self.factory is None and not problems.registered(self.problem):
             raise ValueError(
                 f"unknown problem {self.problem!r}: choose one of {', '.join(problems.names())}"
+                ", or an import path 'package.module:factory'"
             )
 
     @property
@@ -90,9 +106,13 @@ class OperatorSpec:
         return cls(**fields)
 
     def load_problem(self) -> problems.Problem:
+        """The problem: built-in, registered in this process, or imported by its factory path."""
+        name = self.problem
+        if name not in problems.PROBLEMS and not problems.registered(name) and self.factory:
+            name = self.factory
         return problems.load(
-            self.problem, self.data, n_hessian=self.n_hessian, n_train=self.n_train,
-            seed=self.seed, dtype=self.torch_dtype,
+            name, self.data, n_hessian=self.n_hessian, n_train=self.n_train, seed=self.seed,
+            dtype=self.torch_dtype,
         )  # fmt: skip
 
     def build(
@@ -110,9 +130,12 @@ class OperatorSpec:
         return OPERATORS[self.kind](
             p.model,
             p.hessian_data,
+            loss=p.loss,
             batch_size=self.batch_size,
             vectors_per_pass=self.vectors_per_pass,
             dtype=self.torch_dtype,
+            device=self.device,
+            tf32=self.tf32,
         )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from hessian.exceptions import StoreMismatchError
+from hessian.exceptions import ProblemError, StoreMismatchError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.store import SketchStore
 from hessian.solvers.sketching_matrices import sketch_pair
@@ -55,8 +55,7 @@ def _context(url: str, op=None) -> _Context:
     if ctx is None:
         store = SketchStore.open(url, mode="r+")
         if op is None:
-            spec = OperatorSpec.from_json(store.group.attrs["spec"])
-            op = spec.build(store.params(), store.buffers())
+            op = _build(OperatorSpec.from_json(store.group.attrs["spec"]), store)
         fp = fingerprint(op)
         if fp != store.group.attrs["fingerprint"]:
             raise StoreMismatchError(
@@ -68,6 +67,16 @@ def _context(url: str, op=None) -> _Context:
         ctx = _Context(store, op, *sketch_pair(st.noise, st.s, st.D, st.seed))
         _CONTEXTS[url] = ctx
     return ctx
+
+
+def _build(spec: OperatorSpec, store: SketchStore):
+    """The store's operator, rebuilt in this process from its spec; a user problem that does not
+    import here fails with one message naming its path and this worker."""
+    try:
+        return spec.build(store.params(), store.buffers())
+    except ProblemError as e:
+        where = spec.factory or spec.problem
+        raise ProblemError(f"worker {_WORKER} cannot build the problem {where!r}: {e}") from None
 
 
 def _write(ctx: _Context, j: int, Y: np.ndarray, claim) -> None:
@@ -104,8 +113,11 @@ def measure_block(url: str, j: int, op=None, threads: int | None = None) -> dict
             c0, c1 = st.block_range(j)
             t = time.perf_counter()
             np_dtype = np.float32 if ctx.op.dtype == torch.float32 else np.float64
+            # the test vectors are drawn on the host (bitwise the same for every device and
+            # worker) and cross to the device; the products come back into a reused pinned
+            # buffer, which holds until the write of the block before this one has finished
             V = torch.from_numpy(ctx.Phi_R.rows(c0, c1, dtype=np_dtype))
-            Y = ctx.op.matmat_rows(V).T.numpy()
+            Y = ctx.op.host_rows(V).T
             seconds = time.perf_counter() - t
         except BaseException:
             ctx.store.release(claim)

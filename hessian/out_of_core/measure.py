@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from hessian import devices
+from hessian.operators.spec import OperatorSpec
 from hessian.out_of_core import cluster
 from hessian.out_of_core.blocks import flush, forget, measure_block
 from hessian.out_of_core.progress import MeasureProgress
@@ -52,9 +54,10 @@ def run_measurements(
     """Measure every block of the store at ``url`` that is not done, and wait until all are.
 
     Args:
-        scheduler: None for a new ``LocalCluster`` of ``n_workers`` processes; a scheduler
-            address ("tcp://host:port") or a ``distributed.Client`` for an existing cluster;
-            "inprocess" to run the blocks in this process (``op`` may then be passed).
+        scheduler: None for a new ``LocalCluster`` of ``n_workers`` processes (for products on
+            ``cuda`` or ``auto`` with GPUs: one worker per GPU, ``CUDA_VISIBLE_DEVICES`` each);
+            a scheduler address ("tcp://host:port") or a ``distributed.Client`` for an existing
+            cluster; "inprocess" to run the blocks in this process (``op`` may then be passed).
         threads: torch threads per worker (default: the cores divided among the workers).
         verify: re-read the blocks marked done and measure again those that are corrupted or
             missing (a full read of the outer sketch; skipped on a fresh store).
@@ -70,6 +73,11 @@ def run_measurements(
     todo = store.pending()
     skipped = st.n_blocks - len(todo)
     measured, hvp_seconds, workers = [], 0.0, []
+    gpus = None
+    if scheduler is None:  # a new LocalCluster: one worker per GPU for a spec on cuda / auto
+        spec = store.group.attrs.get("spec") or ""
+        gpus = devices.worker_gpus(OperatorSpec.from_json(spec).device) if spec else None
+        n_workers = len(gpus) if gpus else n_workers
     threads = cluster.threads_per_worker(n_workers, threads)
 
     with MeasureProgress(progress, st.n_blocks, skipped, t0) as bar:
@@ -93,7 +101,7 @@ def run_measurements(
                 todo = _wait_for_others(store, poll_seconds)
             forget(url)
         else:
-            with cluster.client(scheduler, n_workers, threads) as client:
+            with cluster.client(scheduler, n_workers, threads, gpus) as client:
                 from distributed import as_completed
 
                 while todo:

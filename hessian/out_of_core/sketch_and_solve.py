@@ -11,7 +11,7 @@ solved store whose blocks all verify is returned as it is, without solving again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,7 +103,10 @@ def sketch(
         request = SketchRequest(request, **settings)
     else:
         request = as_request(SketchRequest, request, settings)
-    op = request.operator.build(params, buffers)
+    spec = request.operator
+    if scheduler != "inprocess":  # only its fingerprint is needed here: no device memory taken
+        spec = replace(spec, device="cpu")  # from the workers that share this machine's GPUs
+    op = spec.build(params, buffers)
     theta = op.theta.detach().cpu().numpy().astype(np.float64)
     SketchStore.open_or_create(
         url, request.settings(op.D), fingerprint(op), request.operator.to_json(), theta,

@@ -171,7 +171,8 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
 
 
 def names() -> list[str]:
-    """Names of the registered problems, in the paper's order."""
+    """Names of the built-in problems, in the paper's order (``hessian.problems.names()`` adds
+    the registered ones)."""
     return list(PROBLEMS)
 
 
@@ -199,7 +200,10 @@ class Problem:
         train_data: ``(X, y)`` for training.
         hessian_data: ``(X, y)``, the class-balanced subset of ``train_data`` (docs/method.md §1).
         hessian_indices: Indices of ``hessian_data`` in ``train_data`` (sorted).
-        data_source: ``"digits"``, ``"synthetic"``, ``"tensors"`` or the path read.
+        data_source: ``"digits"``, ``"synthetic"``, ``"tensors"``, the path read, or the
+            factory of a user problem (``hessian.problems.custom``).
+        loss: the batch-mean loss ``loss(logits, y)``; mean cross-entropy (no weight decay term)
+            for the paper's problems.
     """
 
     name: str
@@ -209,6 +213,7 @@ class Problem:
     hessian_data: Data
     hessian_indices: torch.Tensor | None = None
     data_source: str = field(default="")
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
 
     @property
     def D(self) -> int:
@@ -224,11 +229,6 @@ class Problem:
     def named_params(self) -> dict[str, nn.Parameter]:
         """``dict(model.named_parameters())``."""
         return dict(self.model.named_parameters())
-
-    @staticmethod
-    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy, no weight decay term."""
-        return F.cross_entropy(logits, y)
 
     def flat_params(self) -> torch.Tensor:
         """Parameters as one detached 1-D tensor in ``model.parameters()`` order."""

@@ -127,7 +127,8 @@ def seigh(
             Yt[i : i + len(Yb)] = Yb
         for _ in range(power):
             Q = orth(Yt.T)
-            Yt = np.concatenate([A.rows(Q[:, i : i + b].T) for i in range(0, r, b)])
+            for i in range(0, r, b):  # each block copied out at once (a reused host buffer)
+                Yt[i : i + b] = A.rows(Q[:, i : i + b].T)
         w, U = symmetric_eigh(Yt @ Q)
         V = Q @ U[:, :k]
         method = f"subspace iteration (q={power}) + Rayleigh-Ritz"

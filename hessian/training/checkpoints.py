@@ -14,6 +14,10 @@ trains only what is missing: it restarts from the latest checkpoint (plain SGD h
 the parameters and the batch order, which ``training.sgd`` replays from the seed).
 ``train(TrainRequest(...), directory)`` does the same for a run described by its request: it
 loads the problem and derives the run key itself.
+
+A model trained elsewhere comes in as a ``state_dict`` file per step (``torch.save(
+model.state_dict(), path)``): ``from_state_dicts`` (or a ``TrainRequest`` with ``state_dicts``)
+writes the same checkpoints from them instead of training, so every later stage is unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 
 from hessian import problems
 from hessian._files import atomic_savez
-from hessian.exceptions import CheckpointMismatchError
+from hessian.exceptions import CheckpointMismatchError, StateDictError
 from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
 from hessian.training import loop
 
@@ -194,6 +198,9 @@ class TrainRequest:
         problem, data, n_train, n_hessian: as in ``hessian.problems.load``.
         steps: SGD updates; ``record_steps``: the steps checkpointed (0..steps).
         lr, batch_size, seed: the run (the seed also initialises the model).
+        state_dicts: ``(step, path)`` pairs of ``state_dict`` files of a model trained
+            elsewhere: their parameters are the checkpoints of those steps, and nothing is
+            trained (empty: SGD).
     """
 
     problem: str
@@ -205,9 +212,12 @@ class TrainRequest:
     data: str | None = None
     n_train: int | None = None
     n_hessian: int | None = None
+    state_dicts: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "record_steps", tuple(int(t) for t in self.record_steps))
+        pairs = tuple(sorted((int(t), str(p)) for t, p in dict(self.state_dicts).items()))
+        object.__setattr__(self, "state_dicts", pairs)
 
     def load_problem(self) -> problems.Problem:
         """The problem at its seeded initialisation."""
@@ -218,6 +228,11 @@ class TrainRequest:
 
     def run_key(self, problem: problems.Problem) -> str:
         """The key of this run's checkpoints (``problem``: as ``load_problem`` gives it)."""
+        if self.state_dicts:  # the files themselves define the run
+            return run_key(
+                problem=self.problem, data=problem.data_source, D=problem.D,
+                state_dicts=[(t, _sha256(p)) for t, p in self.state_dicts],
+            )  # fmt: skip
         return run_key(
             problem=self.problem, data=problem.data_source, n=len(problem.train_data[1]),
             D=problem.D, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
@@ -234,8 +249,103 @@ def train(
     """``train_recorded`` for the run of ``request``: {step: Checkpoint} for every recorded step;
     ``on_record`` is called with each checkpoint this call writes."""
     problem = request.load_problem()
+    if request.state_dicts:
+        return from_state_dicts(
+            problem, directory, dict(request.state_dicts), key=request.run_key(problem),
+            on_record=on_record,
+        )  # fmt: skip
     return train_recorded(
         problem, directory, steps=request.steps, record_steps=request.record_steps,
         lr=request.lr, batch_size=request.batch_size, seed=request.seed,
         key=request.run_key(problem), on_record=on_record, progress=progress,
     )  # fmt: skip
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``state_dict`` file (``torch.save(model.state_dict(), path)``; also a
+    dict holding one under ``state_dict``, ``model_state_dict`` or ``model``; a ``module.``
+    prefix of DistributedDataParallel is dropped). Read with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: no such file. StateDictError: not a state_dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such state_dict file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise StateDictError(f"{path} is not a readable state_dict file: {e}") from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise StateDictError(f"{path} does not hold a state_dict (a dict of tensors)")
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
+
+
+def load_state_dict(model: torch.nn.Module, path: str | Path, *, what: str = "the model") -> None:
+    """Copy the parameters and buffers of a ``state_dict`` file into ``model``.
+
+    Raises:
+        StateDictError: names and shapes that do not match the model, all in one message.
+    """
+    sd = read_state_dict(path)
+    want = model.state_dict()
+    missing = [k for k in want if k not in sd]
+    unexpected = [k for k in sd if k not in want]
+    shapes = [
+        f"{k}: file {tuple(sd[k].shape)}, model {tuple(want[k].shape)}"
+        for k in want
+        if k in sd and sd[k].shape != want[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = [f"shapes differ ({'; '.join(shapes)})"] if shapes else []
+        parts += [f"missing {missing}"] if missing else []
+        parts += [f"unexpected {unexpected}"] if unexpected else []
+        raise StateDictError(f"{path} does not fit {what}: {', '.join(parts)}")
+    with torch.no_grad():
+        model.load_state_dict({k: v.to(want[k].dtype) for k, v in sd.items()})
+
+
+def from_state_dicts(
+    problem,
+    directory: str | Path,
+    state_dicts: dict[int, str | Path],
+    *,
+    key: str,
+    on_record: Callable[[Checkpoint], None] | None = None,
+) -> dict[int, Checkpoint]:
+    """Checkpoints of a model trained elsewhere: step -> ``state_dict`` file, each loaded into
+    ``problem.model``, evaluated on the training data and written as the checkpoint of its step
+    (existing ones of the same files are reused).
+
+    Raises:
+        StateDictError: a file whose names or shapes do not fit the problem's model.
+    """
+    have = existing(directory, key)
+    for step, path in sorted(state_dicts.items()):
+        if step in have:
+            continue
+        load_state_dict(problem.model, path, what=f"the model of problem {problem.name}")
+        loss, acc = loop.evaluate(problem.model, problem.train_data, loss=problem.loss)
+        ck_path = save(
+            directory, step, torch.nn.utils.parameters_to_vector(problem.model.parameters())
+            .detach().cpu().numpy(), loss=loss, accuracy=acc, key=key,
+            buffers=flat_buffers(problem.model),
+        )  # fmt: skip
+        have[step] = load(ck_path)
+        if on_record is not None:
+            on_record(have[step])
+    return {t: have[t] for t in sorted(state_dicts)}

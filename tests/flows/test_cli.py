@@ -114,3 +114,40 @@ def test_a_server_that_is_down_is_named(tmp_path, var, value, message):
     text = " ".join(r.stderr.split())
     assert message in text and "not reachable" in text and "Traceback" not in r.stderr
     assert ":pw@" not in text  # no secret in the message
+
+
+@pytest.mark.parametrize(
+    ("module", "problem", "message"),
+    [
+        (None, "no_such_mod:factory", "cannot import 'no_such_mod'"),
+        ("x = 1\n", "mine:factory", "module 'mine' has no attribute 'factory'"),
+        ("def factory():\n    return 42\n", "mine:factory", "returned int, not a"),
+        ("def factory():\n    raise OSError('data gone')\n", "mine:factory",
+         "the factory raised OSError: data gone"),
+    ],
+)  # fmt: skip
+def test_a_bad_user_problem_is_one_line(tmp_path, module, problem, message):
+    """``problem: "package.module:factory"`` (the working directory is on its import path)."""
+    if module is not None:
+        (tmp_path / "mine.py").write_text(module)
+    (tmp_path / "p.yaml").write_text(f"problem: '{problem}'\n")
+    for cmd in (["run", "p.yaml"], ["sketch", "p.yaml"], ["config", problem]):
+        r = hessian(*cmd, cwd=tmp_path)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert message in " ".join(r.stderr.split()) and problem in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a machine without CUDA")
+def test_cuda_without_cuda_is_one_line_and_nothing_written(tmp_path):
+    (tmp_path / "gpu.yaml").write_text("problem: mnist_tiny\nsketch: {device: cuda}\n")
+    for cmd in (["run", "gpu.yaml"], ["sketch", "gpu.yaml"], ["train", "gpu.yaml"]):
+        r = hessian(*cmd, cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert "sketch.device: device 'cuda': torch" in r.stderr and "sees no CUDA" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "bad.yaml").write_text("sketch: {device: gpu0}\n")
+    r = hessian("run", "bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "sketch.device" in r.stderr and "cuda:N" in r.stderr

@@ -61,3 +61,22 @@ def test_resolved_config_round_trips():
     cfg = load_config(None, ["sketch.k=30"])
     again = RunConfig.model_validate(cfg.model_dump(mode="json")).resolve()
     assert again == cfg
+
+
+def test_a_checkpoint_is_the_record_steps(tmp_path):
+    (tmp_path / "a.pt").write_bytes(b"")
+    (tmp_path / "b.pt").write_bytes(b"")
+    a, b = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
+    cfg = RunConfig(problem="mnist_tiny", checkpoint=a).resolve()
+    assert cfg.checkpoint == {0: a} and cfg.train.record_steps == [0] and cfg.train.steps == 0
+    cfg = RunConfig(problem="mnist_tiny", checkpoint=a, train={"record_steps": [40]}).resolve()
+    assert cfg.checkpoint == {40: a} and cfg.train.steps == 40
+    cfg = RunConfig(problem="mnist_tiny", checkpoint={0: a, 9: b}).resolve()
+    assert cfg.train.record_steps == [0, 9] and RunConfig(**cfg.model_dump()).resolve() == cfg
+    for bad, message in [
+        ({"checkpoint": str(tmp_path / "no.pt")}, "no such state_dict file"),
+        ({"checkpoint": a, "train": {"record_steps": [0, 5]}}, "one state_dict file is one step"),
+        ({"checkpoint": {3: a}, "train": {"record_steps": [4]}}, "differ from train.record"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            RunConfig(problem="mnist_tiny", **bad).resolve()

@@ -21,3 +21,18 @@ def test_client_of_a_new_cluster_and_of_an_existing_client():
         assert c.status == "running"  # a client given to us is not closed
     assert c.status == "closed"
     assert not cluster.scheduler_is_client("tcp://127.0.0.1:8786")
+
+
+def test_one_worker_per_gpu_sees_only_its_own():
+    """The cluster of products on cuda: a worker per GPU, CUDA_VISIBLE_DEVICES each (the
+    environment is what is checked: no GPU is needed to start it)."""
+    import os
+
+    from distributed import Client
+
+    from hessian.out_of_core.cluster import local_cluster
+
+    with local_cluster(1, None, gpus=[0, 3]) as cluster, Client(cluster) as client:
+        seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        assert sorted(cluster.worker_spec) == ["gpu-0", "gpu-3"]
+    assert sorted(seen.values()) == ["0", "3"]

@@ -69,3 +69,66 @@ def test_bad_arguments(tmp_path):
         training.sgd(p.model, p.train_data, steps=3, lr=0.1, batch_size=10, start_step=4)
     loss, acc = training.evaluate(p.model, p.train_data)
     assert loss > 0 and 0 <= acc <= 1
+
+
+CNN = "examples.digits_cnn:factory"
+
+
+def _trained_elsewhere(path, steps=5, seed=0, wrap=None):
+    """The digits CNN trained by someone else's loop, saved as a state_dict file."""
+    import torch
+
+    p = problems.load(CNN, seed=seed)
+    training.sgd(p.model, p.train_data, steps=steps, lr=0.3, batch_size=200, seed=seed)
+    sd = p.model.state_dict()
+    torch.save(wrap(sd) if wrap else sd, path)
+    return p.flat_params().numpy()
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [None, lambda sd: {"state_dict": sd, "epoch": 3},
+     lambda sd: {f"module.{k}": v for k, v in sd.items()}],
+    ids=["plain", "wrapped", "ddp"],
+)  # fmt: skip
+def test_state_dicts_are_the_checkpoints(tmp_path, wrap):
+    want = _trained_elsewhere(tmp_path / "model.pt", wrap=wrap)
+    req = training.TrainRequest(
+        CNN, steps=7, record_steps=[7], lr=0.1, batch_size=10, seed=0,
+        state_dicts={7: str(tmp_path / "model.pt")},
+    )  # fmt: skip
+    written = []
+    cks = training.train(req, tmp_path / "ck", on_record=written.append)
+    assert list(cks) == [7] and [c.step for c in written] == [7]
+    np.testing.assert_array_equal(cks[7].params, want)
+    assert 0 < cks[7].accuracy <= 1 and np.isfinite(cks[7].loss)
+    assert training.train(req, tmp_path / "ck")[7].params.tobytes() == want.tobytes()  # reused
+
+
+def test_a_state_dict_that_does_not_fit_is_one_message(tmp_path):
+    import torch
+
+    from hessian.exceptions import StateDictError
+
+    sd = problems.load(CNN).model.state_dict()
+    bad = dict(sd) | {"0.weight": torch.zeros(5, 1, 3, 3)}
+    bad.pop("7.bias")
+    bad["extra.weight"] = torch.zeros(2)
+    torch.save(bad, tmp_path / "bad.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    req = dict(steps=0, record_steps=[0], lr=0.1, batch_size=10, seed=0)
+    cases = {
+        "bad.pt": r"does not fit the model of problem .*: shapes differ \(0.weight: file "
+        r"\(5, 1, 3, 3\), model \(4, 1, 3, 3\)\), missing \['7.bias'\], unexpected "
+        r"\['extra.weight'\]",
+        "list.pt": "does not hold a state_dict",
+        "junk.pt": "is not a readable state_dict file",
+    }
+    for name, message in cases.items():
+        r = training.TrainRequest(CNN, **req, state_dicts={0: str(tmp_path / name)})
+        with pytest.raises(StateDictError, match=message):
+            training.train(r, tmp_path / "ck")
+    assert not list((tmp_path / "ck").glob("*.npz")) if (tmp_path / "ck").exists() else True
+    with pytest.raises(FileNotFoundError, match="no such state_dict file"):
+        checkpoints.read_state_dict(tmp_path / "missing.pt")
