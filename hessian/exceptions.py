@@ -11,10 +11,14 @@ __all__ = [
     "CheckpointMismatchError",
     "ConfigError",
     "CorruptBlockError",
+    "CorruptSolutionError",
+    "DataError",
     "InsecureBindError",
+    "InsufficientSpaceError",
     "NondeterministicOperatorError",
     "StoreMismatchError",
     "TrackingUnavailableError",
+    "TrainingDivergedError",
 ]
 
 
@@ -35,8 +39,26 @@ class CorruptBlockError(RuntimeError):
         super().__init__(f"measurement blocks {self.blocks} are corrupted or missing")
 
 
+class CorruptSolutionError(RuntimeError):
+    """A sketch store's solution (eigenvalues, transform) fails its checksum or is missing; it is
+    solved again from the measured sketches."""
+
+
 class CheckpointMismatchError(ValueError):
     """The checkpoint directory belongs to another training run."""
+
+
+class DataError(ValueError):
+    """A data file that cannot define the problem (unreadable, wrong shapes or dtypes, non-finite
+    values, labels out of range, too few samples per class); the message names the file."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """SGD produced a non-finite or exploding loss; the checkpoints before it are kept."""
+
+
+class InsufficientSpaceError(OSError):
+    """The filesystem of a store has less free space than the work needs (both named)."""
 
 
 # --- running it: configuration, tracking, servers ---------------------------------------------
@@ -50,3 +72,13 @@ class TrackingUnavailableError(RuntimeError):
 
 class InsecureBindError(ValueError):
     """A server would listen beyond this machine without protection."""
+
+
+#: the failures that are the input's fault (the command line's exit code 2): retrying them
+#: fails the same way
+INPUT_ERRORS = (
+    ConfigError, DataError, StoreMismatchError, CheckpointMismatchError, InsufficientSpaceError,
+    TrainingDivergedError, NondeterministicOperatorError, CorruptBlockError,
+    CorruptSolutionError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+    PermissionError,
+)  # fmt: skip

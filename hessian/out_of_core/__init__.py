@@ -13,7 +13,7 @@ client of a run), ``progress`` (what a run shows), ``measure`` (the run over all
 ``row_chunks``, and ``sketch_and_solve`` (the one call that does it all, resumably).
 """
 
-from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.exceptions import CorruptBlockError, CorruptSolutionError, StoreMismatchError
 from hessian.out_of_core.blocks import flush, forget, measure_block
 from hessian.out_of_core.cluster import local_cluster, scheduler_is_client
 from hessian.out_of_core.measure import MeasureReport, run_measurements
@@ -26,12 +26,14 @@ from hessian.out_of_core.passes import (
     overlaps,
 )
 from hessian.out_of_core.settings import SketchSettings
-from hessian.out_of_core.sketch_and_solve import SketchRequest, sketch
+from hessian.out_of_core.sketch_and_solve import SketchRequest, repair_solution, sketch
+from hessian.out_of_core.space import check_space
 from hessian.out_of_core.store import SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
 __all__ = [
     "CorruptBlockError",
+    "CorruptSolutionError",
     "Gathered",
     "MeasureReport",
     "SketchRequest",
@@ -41,6 +43,7 @@ __all__ = [
     "StreamedOverlaps",
     "StreamedSolve",
     "aposteriori_error",
+    "check_space",
     "cross_overlap",
     "flush",
     "forget",
@@ -48,6 +51,7 @@ __all__ = [
     "local_cluster",
     "measure_block",
     "overlaps",
+    "repair_solution",
     "run_measurements",
     "scheduler_is_client",
     "sketch",

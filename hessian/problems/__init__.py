@@ -16,13 +16,14 @@ from .data import (
     synthetic,
 )
 from .models import num_params
-from .registry import PROBLEMS, Problem, ProblemSettings, build_model, load, names
+from .registry import PROBLEMS, Problem, ProblemSettings, build_model, check_data, load, names
 
 __all__ = [
     "PROBLEMS",
     "Problem",
     "ProblemSettings",
     "build_model",
+    "check_data",
     "class_balanced_subset",
     "digits_16x16",
     "load",
