@@ -50,7 +50,7 @@ def _checked(plan: Plan, stored: list[dict]) -> list[dict]:
         try:
             fixed = out_of_core.repair_solution(url)
             if fixed:
-                log.warning(f"step {t}: repaired {fixed}")
+                log.warning(f"step {t}: {fixed}")
             o = o | {"id": sketching.identity(SketchStore.open(url), t)}
         except CorruptBlockError as e:
             log.warning(f"step {t}: {e} in {url}: measuring them again")
