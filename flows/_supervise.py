@@ -28,7 +28,7 @@ import time
 
 ENV = "HESSIAN_SUPERVISED"
 PARENT_ENV = "HESSIAN_SUPERVISOR_PID"
-GRACE = 6.0  # seconds the child has to stop by itself before its group is killed
+GRACE = 4.0  # seconds the child has to stop by itself before its group is killed
 
 _WATCHDOG = """
 import os, signal, sys

@@ -119,7 +119,10 @@ def _run(fn, plan):
     from hessian_sketch.flows import _errors, _supervise
 
     if not _supervise.supervised():
-        raise typer.Exit(_supervise.run(_ARGV or sys.argv[1:], str(plan.config.run_dir)))
+        rc = _supervise.run(_ARGV or sys.argv[1:], str(plan.config.run_dir))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)  # at once: the child is gone, and a full interpreter shutdown takes seconds
     _errors.quiet_tracebacks()
     return fn()
 
