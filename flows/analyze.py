@@ -3,23 +3,25 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from prefect import flow, get_run_logger
 
+from hessian import out_of_core
+from hessian.exceptions import CorruptBlockError, CorruptSolutionError
 from hessian.out_of_core import SketchStore
 from hessian_sketch.flows import report
 from hessian_sketch.flows.common import cached, checkpoint_id, prepare
 from hessian_sketch.flows.layout import Layout
 from hessian_sketch.flows.plan import Plan
-from hessian_sketch.flows.sketch import find_checkpoint
+from hessian_sketch.flows.sketch import find_checkpoint, sketch
 from hessian_sketch.tasks import analysis, sketching
 
 
 def stored_sketches(plan: Plan, lay: Layout) -> list[dict]:
-    """Identities of the run's solved sketch stores made with the configured sketch settings
-    (for ``analyze`` on its own); stores made with other settings are left out."""
+    """The run's solved sketch stores made with the configured sketch settings (for
+    ``analyze`` on its own): step, url and identity (None where the solution is damaged);
+    stores made with other settings are left out."""
     out = []
     sk = plan.sketch
     want = (sk.k, sk.s, sk.noise, sk.seed)
@@ -29,8 +31,51 @@ def stored_sketches(plan: Plan, lay: Layout) -> list[dict]:
             store = SketchStore.open(str(path))
             st = store.settings
             if store.solved and (st.k, st.s, st.noise, st.seed) == want:
-                out.append({"id": sketching.identity(store, t), "step": t, "reused": True})
+                try:
+                    sid = sketching.identity(store, t)
+                except CorruptSolutionError:
+                    sid = None
+                out.append({"id": sid, "step": t, "url": str(path), "reused": True})
     return out
+
+
+def _checked(plan: Plan, stored: list[dict]) -> list[dict]:
+    """The stored sketches with their sketches and solutions verified: a damaged solution is
+    solved again from the intact sketches, damaged sketch blocks are measured again (the
+    sketch flow), each with one line saying what was repaired."""
+    log = get_run_logger()
+    out = []
+    for o in stored:
+        t, url = o["step"], o["url"]
+        try:
+            fixed = out_of_core.repair_solution(url)
+            if fixed:
+                log.warning(f"step {t}: {fixed}")
+            o = o | {"id": sketching.identity(SketchStore.open(url), t)}
+        except CorruptBlockError as e:
+            log.warning(f"step {t}: {e} in {url}: measuring them again")
+            o = sketch(plan, t) | {"reused": False}
+        out.append(_certified(plan, o))
+    return out
+
+
+def _certified(plan: Plan, o: dict) -> dict:
+    """A stored step with its certificate; in accurate mode, the certified store instead of the
+    single-pass one where it is solved (the single-pass certificate kept beside it)."""
+    from hessian.out_of_core import BasisStore
+
+    lay = plan.layout
+    t = o["step"]
+    cert = SketchStore.open(o["url"]).certificate()
+    o = o | {"mode": "single-pass", "certificate": cert.record() if cert else None}
+    acc = lay.accurate(t)
+    if plan.accurate is not None and (acc / "zarr.json").exists():
+        store = BasisStore.open(str(acc))
+        if store.solved and store.settings.k == plan.accurate.k:
+            single = {k: o[k] for k in ("id", "url", "certificate")}
+            o = o | {"id": sketching.identity(store, t), "url": str(acc), "mode": "accurate",
+                     "certificate": store.certificate().record(), "single_pass": single}  # fmt: skip
+    return o
 
 
 @flow(name="analyze")
@@ -53,7 +98,7 @@ def analyze(
     lay = prepare(plan)
     log = get_run_logger()
     t0 = time.perf_counter()
-    sketches = sketches if sketches is not None else stored_sketches(plan, lay)
+    sketches = sketches if sketches is not None else _checked(plan, stored_sketches(plan, lay))
     if not sketches:
         raise FileNotFoundError(
             f"no solved sketches in {lay.root / 'sketches'}: run `hessian sketch` or "
@@ -102,6 +147,6 @@ def analyze(
     summary = report.summary(cfg, steps_out, across, plots=files, extra=extra)
     summary["cached_tasks"] = cached_names
     summary["timings"]["analyze"] = time.perf_counter() - t0
-    lay.summary.write_text(json.dumps(summary, indent=1))
+    summary = report.write_summary(lay.summary, summary)
     log.info(f"summary: {lay.summary}")
     return summary

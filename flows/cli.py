@@ -6,6 +6,13 @@ hessian train | sketch --step 300 | analyze | exact --step 300   [CONFIG]
 hessian ui                     the MLflow UI of the default run directory, on 127.0.0.1
 hessian config [PROBLEM]       print a problem's resolved default configuration
 hessian deploy ...             servers, worker and deployments (deploy/README.md)
+
+Every known failure is one line on stderr and an exit code (2: bad input, a file or store of
+another run, too little disk space, a diverged training; 3: a server is down; 1: anything
+else); ``--debug`` (or ``HESSIAN_DEBUG=1``) shows the traceback instead. Bad input is refused
+before the temporary Prefect server starts and before anything in the run directory is written.
+Commands that run flows run them in a supervised child process (``_supervise``): Ctrl-C and
+SIGTERM stop the run and everything it started within seconds, and say how to resume.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ app = typer.Typer(
     "(Fernandez et al., TMLR 2025).",
 )  # fmt: skip
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line: never wrapped
 UI_PORT = 5000  # `hessian ui`'s port (MLflow's own default)
 
 
@@ -47,16 +54,18 @@ SetOpt = Annotated[
 ]
 
 
-def _plan(path: Path | None, overrides: list[str] | None):
-    """The run's plan: its configuration, validated once here, and the stages' requests."""
-    from hessian.exceptions import ConfigError
+def _plan(path: Path | None, overrides: list[str] | None, *, accept: bool | None = None):
+    """The run's plan: its configuration, validated once here, and the stages' requests;
+    ``accept``: also run the preflight checks (True: with the sketch stores) before anything
+    starts. Errors propagate to ``main``, which prints them as one line."""
     from hessian_sketch.flows.plan import Plan
 
-    try:
-        return Plan.of(path, overrides or [])
-    except ConfigError as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+    plan = Plan.of(path, overrides or [])
+    if accept is not None:
+        from hessian_sketch.flows import preflight
+
+        preflight.check(plan, sketches=accept)
+    return plan
 
 
 def _servers_up(cfg, *, tracking: bool = False, dask: bool = False) -> None:
@@ -84,6 +93,12 @@ def _servers_up(cfg, *, tracking: bool = False, dask: bool = False) -> None:
             raise typer.Exit(3)
 
 
+def _plan_checked(plan, *, sketches: bool) -> None:
+    from hessian_sketch.flows import preflight
+
+    preflight.check(plan, sketches=sketches)
+
+
 def _recorded(cfg, step: int) -> None:
     if step not in cfg.train.record_steps:
         err.print(
@@ -93,42 +108,36 @@ def _recorded(cfg, step: int) -> None:
         raise typer.Exit(2)
 
 
-def _run(fn):
-    """Run a flow; known failures print one line and exit non-zero."""
-    from hessian.exceptions import (
-        CheckpointMismatchError,
-        ConfigError,
-        DeviceError,
-        DeviceMemoryError,
-        ProblemError,
-        StateDictError,
-        StoreMismatchError,
-        TrackingUnavailableError,
-    )
+_ARGV: list[str] = []  # the command line (without --debug), for the supervised child
 
-    bad_input = (ConfigError, FileNotFoundError, StoreMismatchError, CheckpointMismatchError,
-                 ProblemError, StateDictError, DeviceError, DeviceMemoryError)  # fmt: skip
-    try:
-        return fn()
-    except bad_input as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
-    except TrackingUnavailableError as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(3) from None
+
+def _run(fn, plan):
+    """Run a flow, the run already accepted: from the ``hessian`` process, hand it to a
+    supervised child (``_supervise``: clean interrupts) and exit with its code; in the child,
+    run it (errors go to ``main``: one line each; Prefect's tracebacks are kept out of the
+    console unless debugging)."""
+    from hessian_sketch.flows import _errors, _supervise
+
+    if not _supervise.supervised():
+        rc = _supervise.run(_ARGV or sys.argv[1:], str(plan.config.run_dir))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)  # at once: the child is gone, and a full interpreter shutdown takes seconds
+    _errors.quiet_tracebacks()
+    return fn()
 
 
 @app.command()
 def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Run the pipeline: train, sketch every recorded step, analyse, track in MLflow."""
-    plan = _plan(config, set_)
+    plan = _plan(config, set_, accept=True)
     cfg = plan.config
     _servers_up(cfg, tracking=True, dask=True)
     from hessian_sketch.flows.pipeline import pipeline
     from hessian_sketch.flows.report import table
     from hessian_sketch.tasks.tracking import ui_link
 
-    summary = _run(lambda: pipeline(plan))
+    summary = _run(lambda: pipeline(plan), plan)
     console.print(table(summary))
     _certificate_warning(summary["steps"])
     work = summary["work"]
@@ -151,11 +160,11 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
 @app.command()
 def train(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Train and checkpoint every recorded step (resumes)."""
-    plan = _plan(config, set_)
+    plan = _plan(config, set_, accept=False)
     _servers_up(plan.config)
     from hessian_sketch.flows.train import train as flow
 
-    cks = _run(lambda: flow(plan))
+    cks = _run(lambda: flow(plan), plan)
     for t, c in sorted(cks.items()):
         console.print(f"step {t}: loss {c['loss']:.4f}, accuracy {c['accuracy']:.3f}  {c['path']}")
 
@@ -169,10 +178,11 @@ def sketch(
     """Sketch one recorded step (training it first if needed)."""
     plan = _plan(config, set_)
     _recorded(plan.config, step)
+    _plan_checked(plan, sketches=True)
     _servers_up(plan.config, dask=True)
     from hessian_sketch.flows.sketch import sketch as flow
 
-    out = _run(lambda: flow(plan, step))
+    out = _run(lambda: flow(plan, step), plan)
     lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
     cert = out.get("certificate") or {}
     console.print(
@@ -186,7 +196,7 @@ def sketch(
 @app.command()
 def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Analyse every solved sketch of the run: masks, metrics, plots, summary.json."""
-    plan = _plan(config, set_)
+    plan = _plan(config, set_, accept=False)
     cfg = plan.config
     from hessian_sketch.flows.analyze import analyze as flow
     from hessian_sketch.flows.analyze import stored_sketches
@@ -201,7 +211,7 @@ def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
         )
         raise typer.Exit(2)
 
-    summary = _run(lambda: flow(plan))
+    summary = _run(lambda: flow(plan), plan)
     console.print(table(summary))
     _certificate_warning(summary["steps"])
     console.print(f"summary: {Path(cfg.run_dir) / 'summary.json'}")
@@ -220,10 +230,11 @@ def exact(
     if cfg.D > MAX_DENSE_D:
         err.print(f"[red]error:[/] {cfg.problem}: D = {cfg.D:,} is too large for a dense reference")
         raise typer.Exit(2)
+    _plan_checked(plan, sketches=False)
     _servers_up(cfg)
     from hessian_sketch.flows.exact import exact as flow
 
-    out = _run(lambda: flow(plan, step))
+    out = _run(lambda: flow(plan, step), plan)
     a = out["analysis"]
     k = a["k"]
     console.print(
@@ -312,8 +323,24 @@ def _eigenvalues(url: str):
 
 def main() -> None:
     import hessian_sketch.flows._env  # noqa: F401
+    from hessian_sketch.flows import _errors, _supervise
 
-    app()
+    argv = sys.argv[1:]
+    if "--debug" in argv:
+        argv = [a for a in argv if a != "--debug"]
+        os.environ["HESSIAN_DEBUG"] = "1"
+    _ARGV[:] = argv
+    _supervise.child_setup()
+    try:
+        app(args=argv, prog_name="hessian")
+    except Exception as e:
+        if _errors.debugging():
+            raise
+        from rich.markup import escape
+
+        line, code = _errors.one_line(e)
+        err.print(f"[red]error:[/] {escape(line)}", highlight=False)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

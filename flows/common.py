@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 
+from hessian._files import atomic_write_text
+from hessian_sketch.flows import preflight
 from hessian_sketch.flows.layout import Layout
 from hessian_sketch.flows.plan import Plan
 from hessian_sketch.tasks.tracking import redact, unreachable  # noqa: F401  (re-exported)
@@ -21,11 +24,21 @@ def cached(task, lay: Layout):
     return task.with_options(result_storage=lay.cache)
 
 
-def prepare(plan: Plan) -> Layout:
-    """The run directory, made, with the resolved configuration written in it."""
+def prepare(plan: Plan, *, sketches: bool = True) -> Layout:
+    """The run directory of an accepted run (``preflight.check``; refused: nothing is written),
+    made, with the resolved configuration written in it (atomically) and the sketch stores
+    made from stale checkpoints removed (they are measured again)."""
+    accepted = preflight.check(plan, sketches=sketches)
     lay = plan.layout
     lay.root.mkdir(parents=True, exist_ok=True)
-    lay.config.write_text(plan.config.to_yaml())
+    text = plan.config.to_yaml()
+    if not lay.config.is_file() or lay.config.read_text() != text:
+        atomic_write_text(lay.config, text)
+    for t in accepted.stale_steps:
+        for path in (lay.sketch(t), lay.sketch(t).with_name(lay.sketch(t).name + ".locks")):
+            if path.exists():
+                shutil.rmtree(path)
+    accepted.stale_steps = []  # removed once
     return lay
 
 

@@ -19,6 +19,7 @@ name, ``sketch.vectors_per_block`` (default: ``vectors_per_pass``).
 from __future__ import annotations
 
 import os
+import typing
 from pathlib import Path
 from typing import Literal
 
@@ -50,8 +51,47 @@ def renamed_fields(section, name: str):
     return out
 
 
+#: the largest seed accepted (torch's generators take 64-bit seeds; numpy's any)
+MAX_SEED = 2**63 - 1
+#: tracking URI schemes MLflow can use here; anything else is refused before a run starts
+TRACKING_SCHEMES = ("http", "https", "sqlite", "file", "postgresql", "mysql", "mssql",
+                    "databricks")  # fmt: skip
+
+
+def _allows_bool(annotation) -> bool:
+    if annotation is bool:
+        return True
+    return any(_allows_bool(a) for a in typing.get_args(annotation))
+
+
+def _has_bool(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list | tuple) and any(isinstance(v, bool) for v in value)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, v, info):
+        """``k: true`` is not k = 1: a boolean is refused wherever the field is not a switch."""
+        field = cls.model_fields.get(info.field_name)
+        if field is not None and _has_bool(v) and not _allows_bool(field.annotation):
+            raise ValueError(f"expected {_kind(field.annotation)}, got the boolean {v!r}")
+        return v
+
+
+def _kind(annotation) -> str:
+    names = {int: "an integer", float: "a number", str: "text"}
+    args = typing.get_args(annotation) or (annotation,)
+    for a in args:
+        if a in names:
+            return names[a]
+        if typing.get_origin(a) is list:
+            return "a list of integers"
+    return "another type"
 
 
 class TrainConfig(_Section):
@@ -59,9 +99,9 @@ class TrainConfig(_Section):
     record_steps: list[int] | None = Field(
         None, description='steps to sketch: a list, or "start:stop:every" (stop included)'
     )
-    lr: float | None = Field(None, gt=0)
+    lr: float | None = Field(None, gt=0, allow_inf_nan=False)
     batch_size: int | None = Field(None, ge=1)
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     n_train: int | None = Field(None, ge=1, description="use the first n training samples")
 
     @field_validator("record_steps", mode="before")
@@ -98,7 +138,7 @@ class SketchConfig(_Section):
         None, ge=0, description="extra outer columns (default min(k // 4, s - k))"
     )
     noise: Literal["gaussian", "rademacher", "ssrft", "sparse"] = "sparse"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     kind: Literal["hessian", "ggn"] = "hessian"
     vectors_per_pass: int = Field(
         defaults.VECTORS_PER_PASS, ge=1,
@@ -160,7 +200,7 @@ class SketchConfig(_Section):
 
 class AnalysisConfig(_Section):
     random_draws: int = Field(defaults.RANDOM_DRAWS, ge=1)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     metric_ks: list[int] | None = Field(None, description="k for the Grassmannian metrics")
     table_ks: list[int] | None = Field(None, description="k shown in the final table")
 
@@ -191,6 +231,25 @@ class TrackingConfig(_Section):
         "the run directory)",
     )  # fmt: skip
     experiment: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _scheme(cls, v):
+        if v is not None:
+            check_tracking_uri(v)
+        return v
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Refuse a tracking URI whose scheme MLflow cannot use (a local path is a file store)."""
+    scheme, sep, _ = uri.partition("://")
+    if not sep and ":" in uri and not uri.startswith(("sqlite:", "file:")):
+        scheme, sep = uri.partition(":")[0], ":"
+    if sep and scheme.split("+")[0].lower() not in TRACKING_SCHEMES:
+        raise ValueError(
+            f"unsupported tracking URI scheme {scheme!r}; use one of "
+            f"{', '.join(s + '://' for s in TRACKING_SCHEMES)} or a local path"
+        )
 
 
 def _state_dicts(checkpoint: str | dict[int, str], record_steps) -> dict[int, str]:
@@ -233,6 +292,22 @@ class RunConfig(_Section):
     exact: ExactConfig = ExactConfig()
     dask: DaskConfig = DaskConfig()
     tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        """A run's name is a directory under ``runs/``: one plain path component."""
+        if v is not None:
+            bad = (
+                not v.strip() or v.strip() in (".", "..") or v.startswith(".")
+                or any(c in v for c in "/\\\0") or len(v) > 120
+            )  # fmt: skip
+            if bad:
+                raise ValueError(
+                    f"{v!r} is not a run name: use letters, digits, '-', '_' or '.' (no path "
+                    "separators, not starting with '.'); run_dir chooses another directory"
+                )
+        return v
 
     @field_validator("problem")
     @classmethod

@@ -21,11 +21,75 @@ from hessian.exceptions import ConfigError
 from hessian_sketch.flows.config import RENAMED, RunConfig, renamed_fields
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last
+    one silently, which drops a whole section when a section is repeated)."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unhashable key {key!r}", key_node.start_mark
+            ) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {seen[key] + 1} and line "
+                f"{key_node.start_mark.line + 1})", key_node.start_mark,
+            )  # fmt: skip
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def _yaml_error(e: yaml.YAMLError) -> str:
+    """A YAML error in one line (PyYAML's messages span several, with a caret drawing)."""
+    problem = getattr(e, "problem", None)
+    mark = getattr(e, "problem_mark", None)
+    if problem:
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"{problem}{where}"
+    return " ".join(str(e).split())
+
+
+def parse_yaml(text: str):
+    """YAML text -> Python objects, duplicate keys refused (``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+
+
+EMPTY_HINT = (
+    "the file is empty: give at least `problem: NAME` (`hessian config NAME` prints a complete "
+    "file), or run without a file for the default study"
+)
+
+
+def read_text(path: Path) -> str:
+    """A configuration file's text; a binary or non-UTF-8 file is a ``ConfigError``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the file ({e.strerror or e})") from None
+    if b"\0" in raw:
+        raise ConfigError(f"{path}: a binary file, not a YAML or TOML configuration")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {e.start}): not a YAML or TOML configuration"
+        ) from None
+
+
 def format_errors(e: ValidationError, source: str) -> str:
     lines = []
     for err in e.errors():
         where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         lines.append(f"{where}: {msg}")
@@ -48,6 +112,8 @@ def _renamed_tree(tree: dict) -> dict:
 def set_dotted(tree: dict, dotted: str, value) -> None:
     dotted = RENAMED.get(dotted, dotted)
     keys = dotted.split(".")
+    if not all(keys):
+        raise ConfigError(f"override {dotted!r}: expected section.field=value")
     node = tree
     for key in keys[:-1]:
         node = node.setdefault(key, {})
@@ -62,7 +128,13 @@ def apply_overrides(tree: dict, overrides) -> None:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r}: expected section.field=value")
-        set_dotted(tree, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = parse_yaml(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(
+                f"override {item!r}: not a valid YAML value ({_yaml_error(e)})"
+            ) from None
+        set_dotted(tree, key.strip(), parsed)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
@@ -81,17 +153,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         source = str(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        text = path.read_text()
+        text = read_text(path)
+        kind = "TOML" if path.suffix == ".toml" else "YAML"
         try:
-            if path.suffix == ".toml":
-                tree = tomllib.loads(text)
-            else:
-                tree = yaml.safe_load(text) or {}
-        except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
-            kind = "TOML" if path.suffix == ".toml" else "YAML"
-            raise ConfigError(f"{path}: not valid {kind}: {e}") from e
+            tree = tomllib.loads(text) if kind == "TOML" else parse_yaml(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {_yaml_error(e)}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {' '.join(str(e).split())}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid {kind}: nested too deeply") from None
+        if tree is None or tree == {}:
+            raise ConfigError(f"{path}: {EMPTY_HINT}")
         if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: expected a mapping of fields at the top level")
+            raise ConfigError(
+                f"{path}: expected a mapping of fields at the top level, found a "
+                f"{type(tree).__name__}"
+            )
+        if any(not isinstance(key, str) for key in tree):
+            bad = next(key for key in tree if not isinstance(key, str))
+            raise ConfigError(f"{path}: field names must be text, found {bad!r}")
         tree.setdefault("name", path.stem)
         try:
             tree = _renamed_tree(tree)

@@ -6,11 +6,11 @@ cached analysis tasks; each invocation is one MLflow run with a nested run per r
 
 from __future__ import annotations
 
-import json
 import time
 
 from prefect import flow, get_run_logger
 
+from hessian_sketch.flows import report
 from hessian_sketch.flows import tracking as track
 from hessian_sketch.flows.analyze import analyze
 from hessian_sketch.flows.common import git_commit, prepare, redact, versions
@@ -63,7 +63,7 @@ def pipeline(config: Plan | dict | str | None = None, overrides: list[str] | Non
             "measured_steps": [o["step"] for o in outcomes if not o["reused"]],
             "hvps": int(sum(o["hvps"] for o in outcomes)),
         }
-        lay.summary.write_text(json.dumps(summary, indent=1))
+        summary = report.write_summary(lay.summary, summary)
         _log(uri, run, summary, cfg, lay)
         tracking.close_run(uri, run["run_id"], "FINISHED")
     except BaseException:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 
+from hessian._files import atomic_write_text
 from hessian_sketch.flows.common import git_commit, versions
 
 
@@ -119,6 +122,61 @@ def summary(cfg, steps: list[dict], across: dict, *, plots=(), extra=None) -> di
         "plots": list(plots),
         "timings": {},
     } | (extra or {})
+
+
+#: what must agree for an earlier summary's records to carry over into a new one
+SAME_RUN = ("problem", "D", "k", "s", "noise", "seed")
+
+
+def merge(old: dict | None, new: dict) -> dict:
+    """``new`` with what only ``old`` (the summary.json already there) knows kept: a partial
+    command (``hessian analyze`` after ``hessian run``) updates the summary, never truncates it.
+
+    Top-level sections only the old summary has (``mlflow``, ``work``, timings of stages not
+    run now) are kept; a step whose sketch has the same solution keeps the old values of what
+    this command did not compute (the a-posteriori error, the measurement's counts and
+    timings); steps not analysed now are kept. Nothing is merged from a summary of other
+    sketch settings."""
+    if not isinstance(old, dict) or any(old.get(k) != new.get(k) for k in SAME_RUN):
+        return new
+    out = dict(new)
+    for key, value in old.items():
+        if key not in out:
+            out[key] = value
+    if isinstance(old.get("timings"), dict):
+        out["timings"] = old["timings"] | new.get("timings", {})
+    old_steps = {s.get("step"): s for s in old.get("steps", []) if isinstance(s, dict)}
+    steps = []
+    for rec in new.get("steps", []):
+        prev = old_steps.pop(rec["step"], None)
+        same = prev and prev.get("sketch", {}).get("solution_id") == rec["sketch"]["solution_id"]
+        steps.append(_fill(rec, prev) if same else rec)
+    steps += list(old_steps.values())
+    out["steps"] = sorted(steps, key=lambda s: s["step"])
+    return out
+
+
+def write_summary(path: str | Path, summary: dict) -> dict:
+    """Merge ``summary`` into the summary.json at ``path`` (``merge``) and write it atomically
+    (a reader never sees a truncated file); returns what was written."""
+    path = Path(path)
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None  # none yet, or damaged: written anew
+    out = merge(old, summary)
+    atomic_write_text(path, json.dumps(out, indent=1))
+    return out
+
+
+def _fill(new, old):
+    """``new`` with its None (or missing) values taken from ``old``, recursively."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        out = dict(new)
+        for k, v in old.items():
+            out[k] = _fill(new.get(k), v) if k in new else v
+        return out
+    return old if new is None else new
 
 
 def table(summary: dict):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hessian_sketch.flows.common import redact
 from hessian_sketch.flows.config import RunConfig
-from hessian_sketch.tasks.tracking import default_uri
+from hessian_sketch.tasks.tracking import default_uri, redact
 
 
 def tracking_uri(cfg: RunConfig) -> str:

@@ -43,6 +43,13 @@ METRIC_KS = (10, 50, 100, 200, 500, 1000)
 #: share of the memory available now that a solver may hold, when not told
 MEMORY_FRACTION = 0.8
 
+#: SGD is stopped as diverged when a batch loss exceeds this many times the loss at its first
+#: step (at least 1): cross-entropy starts near ln(classes), so only a blow-up gets there
+DIVERGENCE_FACTOR = 100.0
+
+#: free space kept on a store's filesystem beyond what a sketch needs (bytes)
+SPACE_MARGIN = 64 << 20
+
 
 def sketch_size(k: int) -> int:
     """The default number of inner measurements s for k eigenpairs: 2k (the paper's)."""

@@ -11,14 +11,18 @@ __all__ = [
     "CheckpointMismatchError",
     "ConfigError",
     "CorruptBlockError",
+    "CorruptSolutionError",
+    "DataError",
     "DeviceError",
     "DeviceMemoryError",
     "InsecureBindError",
+    "InsufficientSpaceError",
     "NondeterministicOperatorError",
     "ProblemError",
     "StateDictError",
     "StoreMismatchError",
     "TrackingUnavailableError",
+    "TrainingDivergedError",
 ]
 
 
@@ -38,6 +42,11 @@ class CorruptBlockError(RuntimeError):
     def __init__(self, blocks, message: str | None = None):
         self.blocks = sorted(int(b) for b in blocks)
         super().__init__(message or f"measurement blocks {self.blocks} are corrupted or missing")
+
+
+class CorruptSolutionError(RuntimeError):
+    """A sketch store's solution (eigenvalues, transform) fails its checksum or is missing; it is
+    solved again from the measured sketches."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -62,6 +71,19 @@ class DeviceMemoryError(MemoryError):
     block size (vectors per pass) and the data batch size, the two knobs of peak memory."""
 
 
+class DataError(ValueError):
+    """A data file that cannot define the problem (unreadable, wrong shapes or dtypes, non-finite
+    values, labels out of range, too few samples per class); the message names the file."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """SGD produced a non-finite or exploding loss; the checkpoints before it are kept."""
+
+
+class InsufficientSpaceError(OSError):
+    """The filesystem of a store has less free space than the work needs (both named)."""
+
+
 # --- running it: configuration, tracking, servers ---------------------------------------------
 class ConfigError(ValueError):
     """A run configuration that cannot run; the message names the field."""
@@ -73,3 +95,13 @@ class TrackingUnavailableError(RuntimeError):
 
 class InsecureBindError(ValueError):
     """A server would listen beyond this machine without protection."""
+
+
+#: the failures that are the input's fault (the command line's exit code 2): retrying them
+#: fails the same way
+INPUT_ERRORS = (
+    ConfigError, DataError, StoreMismatchError, CheckpointMismatchError, InsufficientSpaceError,
+    TrainingDivergedError, NondeterministicOperatorError, CorruptBlockError,
+    CorruptSolutionError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+    PermissionError, ProblemError, StateDictError, DeviceError, DeviceMemoryError,
+)  # fmt: skip

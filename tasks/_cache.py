@@ -8,16 +8,9 @@ from pathlib import Path
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 import hessian
+from hessian._files import file_sha256  # noqa: F401  (hashed once, cached by size and mtime)
 
 CACHED = INPUTS + TASK_SOURCE
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _library_version() -> str:

@@ -11,9 +11,10 @@ from hessian.solvers import ExactRequest, stored_reference
 from hessian.study import AnalysisRequest, analysis, plots
 from hessian.training import checkpoints
 from hessian_sketch.tasks._cache import CACHED, LIBRARY_VERSION
+from hessian_sketch.tasks._retry import transient
 
 
-@task(name="analyze-step", cache_policy=CACHED, retries=1)
+@task(name="analyze-step", cache_policy=CACHED, retries=1, retry_condition_fn=transient)
 def analyze_step(
     sketch_id: dict, checkpoint: dict, request: AnalysisRequest, version: str = LIBRARY_VERSION
 ) -> dict:
@@ -23,7 +24,7 @@ def analyze_step(
     return a.to_dict()
 
 
-@task(name="exact-reference", cache_policy=CACHED, retries=1)
+@task(name="exact-reference", cache_policy=CACHED, retries=1, retry_condition_fn=transient)
 def exact_reference(
     path: str,
     checkpoint: dict,
@@ -41,6 +42,8 @@ def exact_reference(
     ck = checkpoints.load(checkpoint["path"])
     params = ck.params
     ref = stored_reference(request, path, params, ck.buffers if ck.buffers.size else None)
+    if ref.info.get("repaired"):
+        log.warning(f"step {checkpoint['step']}: {ref.info['repaired']}")
     how = "dense exact Hessian and eigh" if ref.info["computed"] else "exact reference reused"
     log.info(f"step {checkpoint['step']}: {how} (D = {params.size:,}, {path})")
     a = analysis.analyze_eigenpairs(
@@ -55,7 +58,7 @@ def exact_reference(
     return out
 
 
-@task(name="across-steps", cache_policy=CACHED, retries=1)
+@task(name="across-steps", cache_policy=CACHED, retries=1, retry_condition_fn=transient)
 def across_steps(
     sketch_ids: list[dict], checkpoints_by_step: dict, version: str = LIBRARY_VERSION
 ) -> dict:

@@ -10,9 +10,10 @@ from hessian import out_of_core
 from hessian.out_of_core import AccurateRequest, SketchRequest, open_solution
 from hessian.training import checkpoints
 from hessian_sketch.tasks._cache import CACHED, LIBRARY_VERSION
+from hessian_sketch.tasks._retry import transient
 
 
-@task(name="sketch", retries=2, retry_delay_seconds=5)
+@task(name="sketch", retries=2, retry_delay_seconds=5, retry_condition_fn=transient)
 def sketch(url: str, checkpoint: dict, request: SketchRequest, *, scheduler: str | None) -> dict:
     """Measure (resuming) and solve the sketch of step ``checkpoint['step']`` at ``url``.
 
@@ -29,6 +30,8 @@ def sketch(url: str, checkpoint: dict, request: SketchRequest, *, scheduler: str
     )  # fmt: skip
     store = result.store
     reused = result.reused
+    for what in result.info.get("repaired", []):
+        log.warning(f"step {step}: repaired {what} in {url}")
     if reused:
         log.info(f"step {step}: sketch complete in {url}, reused ({report.skipped} blocks)")
     else:
@@ -61,7 +64,7 @@ def sketch(url: str, checkpoint: dict, request: SketchRequest, *, scheduler: str
     }
 
 
-@task(name="accurate", retries=2, retry_delay_seconds=5)
+@task(name="accurate", retries=2, retry_delay_seconds=5, retry_condition_fn=transient)
 def accurate(url: str, checkpoint: dict, request: AccurateRequest, warm_start: str,
              *, scheduler: str | None) -> dict:  # fmt: skip
     """Certified top-k at step ``checkpoint['step']`` by the out-of-core accurate solver, from
@@ -106,7 +109,7 @@ def accurate(url: str, checkpoint: dict, request: AccurateRequest, warm_start: s
     }
 
 
-@task(name="aposteriori-error", cache_policy=CACHED, retries=1)
+@task(name="aposteriori-error", cache_policy=CACHED, retries=1, retry_condition_fn=transient)
 def aposteriori_error(
     sketch_id: dict, request: SketchRequest, version: str = LIBRARY_VERSION
 ) -> dict:

@@ -6,9 +6,10 @@ from prefect import get_run_logger, task
 
 from hessian.training import TrainRequest, checkpoints
 from hessian_sketch.tasks._cache import file_sha256
+from hessian_sketch.tasks._retry import transient
 
 
-@task(name="train", retries=1, retry_delay_seconds=2)
+@task(name="train", retries=1, retry_delay_seconds=2, retry_condition_fn=transient)
 def train(request: TrainRequest, directory: str) -> dict[int, dict]:
     """Train (or resume) and checkpoint; returns step -> {path, sha256, loss, accuracy, trained}.
 
@@ -21,7 +22,9 @@ def train(request: TrainRequest, directory: str) -> dict[int, dict]:
         trained.add(ck.step)
         log.info(f"step {ck.step}: train loss {ck.loss:.4f}, accuracy {ck.accuracy:.3f}")
 
-    cks = checkpoints.train(request, directory, on_record=report, progress=True)
+    cks = checkpoints.train(
+        request, directory, on_record=report, progress=True, on_problem=log.warning
+    )
     if trained:
         D = next(iter(cks.values())).params.size
         log.info(

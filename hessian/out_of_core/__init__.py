@@ -16,7 +16,7 @@ client of a run), ``progress`` (what a run shows), ``measure`` (the run over all
 opens a solved store of either kind.
 """
 
-from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.exceptions import CorruptBlockError, CorruptSolutionError, StoreMismatchError
 from hessian.out_of_core.accurate_solve import AccurateRequest, AccurateResult, accurate
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
 from hessian.out_of_core.blocks import flush, forget, measure_block
@@ -32,8 +32,9 @@ from hessian.out_of_core.passes import (
     overlaps,
 )
 from hessian.out_of_core.settings import SketchSettings
-from hessian.out_of_core.sketch_and_solve import SketchRequest, sketch
+from hessian.out_of_core.sketch_and_solve import SketchRequest, repair_solution, sketch
 from hessian.out_of_core.solutions import open_solution
+from hessian.out_of_core.space import check_space
 from hessian.out_of_core.store import SketchStore
 from hessian.out_of_core.streamed_solve import StreamedSolve, solve
 
@@ -43,6 +44,7 @@ __all__ = [
     "AccurateSettings",
     "BasisStore",
     "CorruptBlockError",
+    "CorruptSolutionError",
     "Gathered",
     "MeasureReport",
     "SketchRequest",
@@ -54,6 +56,7 @@ __all__ = [
     "accurate",
     "aposteriori_error",
     "certify_store",
+    "check_space",
     "cross_overlap",
     "flush",
     "forget",
@@ -62,6 +65,7 @@ __all__ = [
     "measure_block",
     "open_solution",
     "overlaps",
+    "repair_solution",
     "run_measurements",
     "scheduler_is_client",
     "sketch",

@@ -33,7 +33,7 @@ import torch
 
 from hessian import defaults
 from hessian._checks import check_k, memory_budget
-from hessian.exceptions import StoreMismatchError
+from hessian.exceptions import InsufficientSpaceError, StoreMismatchError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core import cluster
 from hessian.out_of_core.basis_jobs import Jobs, forget
@@ -148,7 +148,7 @@ def _check_space(url: str, st: AccurateSettings) -> None:
         parent = parent.parent
     need, free = st.bytes_on_disk(), shutil.disk_usage(parent).free
     if need > free:
-        raise OSError(
+        raise InsufficientSpaceError(
             f"the accurate solve at {url} needs {need / 2**30:.1f} GiB on disk (basis of "
             f"{st.columns} columns at D = {st.D:,}, {st.dtype}); {free / 2**30:.1f} GiB are "
             "free there. Lower n_max or use dtype float32."

@@ -55,5 +55,15 @@ class SketchSettings:
     def n_blocks(self) -> int:
         return math.ceil(self.s / self.vectors_per_block)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the store needs on disk: outer sketch, inner sketch, parameters, solution (the
+        r x k transform and k eigenvalues) and the per-block records."""
+        item = 4 if self.dtype == "float32" else 8
+        return (
+            self.D * self.r * item + self.s * self.s * 8 + self.D * 8
+            + self.r * self.k * 8 + self.k * 8 + self.n_blocks * 9
+        )  # fmt: skip
+
     def block_range(self, j: int) -> tuple[int, int]:
         return j * self.vectors_per_block, min(self.s, (j + 1) * self.vectors_per_block)

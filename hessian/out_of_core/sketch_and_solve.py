@@ -6,7 +6,9 @@
 
 Everything is resumable: a rerun with the same arguments skips the blocks that are done, and
 re-measures those whose data was lost or corrupted (also when the solve finds them); a complete,
-solved store whose blocks all verify is returned as it is, without solving again.
+solved store whose blocks and solution all verify is returned as it is, without solving again; a
+damaged solution is solved again from the intact sketches (``result.info["repaired"]`` says what
+was repaired).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from hessian import defaults
 from hessian._checks import as_request
-from hessian.exceptions import CorruptBlockError
+from hessian.exceptions import CorruptBlockError, CorruptSolutionError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.certify import certify_store
 from hessian.out_of_core.measure import MeasureReport, run_measurements
@@ -108,29 +110,64 @@ def sketch(
         spec = replace(spec, device="cpu")  # from the workers that share this machine's GPUs
     op = spec.build(params, buffers)
     theta = op.theta.detach().cpu().numpy().astype(np.float64)
-    SketchStore.open_or_create(
+    opened = SketchStore.open_or_create(
         url, request.settings(op.D), fingerprint(op), request.operator.to_json(), theta,
         buffers=buffers,
     )  # fmt: skip
+    repaired = list(opened.repaired)
     local = {"op": op} if scheduler == "inprocess" else {}
     if scheduler != "inprocess":
         del op  # the workers build their own (rebuilt below for the certificate)
     measure = {"scheduler": scheduler, "n_workers": request.n_workers,
                "threads": request.threads, "progress": progress, **local}  # fmt: skip
     report = run_measurements(url, **measure)
+    if report.remeasured:
+        repaired.append(f"measurement blocks {report.remeasured} (damaged; measured again)")
     store = SketchStore.open(url)  # fresh attributes: the measurement may have changed them
+    result = None
     if store.solved and not report.measured:  # complete and verified: reuse the solution
-        result = StreamedSolve(store.eigenvalues(), store, store.solve_info, reused=True)
-    else:
+        try:
+            store.verify_solution()
+            info = store.solve_info | ({"repaired": repaired} if repaired else {})
+            result = StreamedSolve(store.eigenvalues(), store, info, reused=True)
+        except CorruptSolutionError as e:
+            repaired.append(f"the solution ({e}; solved again from the intact sketches)")
+    if result is None:
         try:
             result = solve(url, scheduler=solve_scheduler)
         except CorruptBlockError as e:  # lost or damaged after measuring: measure again, once
             SketchStore.open(url, mode="r+").mark_undone(e.blocks)
+            repaired.append(f"measurement blocks {e.blocks} (damaged; measured again)")
             report = run_measurements(url, verify=False, **measure)
             result = solve(url, scheduler=solve_scheduler)
+        if repaired:
+            result.info["repaired"] = repaired
     if request.certify:
         op = local.get("op") or request.operator.build(params, buffers)
         result.certificate = certify_store(
             url, op, tol=request.tol, subspace_tol=request.subspace_tol
         )
     return result, report
+
+
+def repair_solution(url: str, *, solve_scheduler="threads") -> str | None:
+    """Check a solved store's solution; a damaged one is solved again from the sketches.
+
+    Returns:
+        None when the solution is intact, else one line saying what was repaired.
+
+    Raises:
+        CorruptBlockError: the sketches themselves are damaged (measure them again:
+            ``sketch``).
+    """
+    store = SketchStore.open(url)
+    bad = store.verify()
+    if bad:
+        raise CorruptBlockError(bad)
+    try:
+        store.verify_solution()
+        return None
+    except CorruptSolutionError as e:
+        reason = str(e)
+    solve(url, scheduler=solve_scheduler)
+    return f"{reason}: solved again from the intact sketches"

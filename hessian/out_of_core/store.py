@@ -11,6 +11,11 @@ vectors per measurement block):
     eigenvalues (k,), transform (r, k): the solution; eigenvectors are V = Y @ transform, formed a
                row chunk at a time when read, so the store needs ~1.0x the outer sketch on disk.
 
+Every array carries a CRC32C checksum per chunk and float arrays fill missing chunks with NaN,
+so a flipped bit or a deleted chunk is detected wherever it is read. Damaged measurement
+blocks are measured again; a damaged or missing solution (``CorruptSolutionError``; also checked
+against its SHA-256 ``solution_id``) is solved again from the intact sketches.
+
 Measurement block j owns inner columns [j b, (j+1) b) and outer columns in the same range (if
 < r), so every chunk has exactly one writer: safe under concurrent writers without locks or
 sharding (sharding loses data under concurrent writes: docs/stack.md). Float data is
@@ -23,7 +28,6 @@ opening a store with other settings or another operator is refused (``StoreMisma
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import math
 import os
 import time
@@ -35,10 +39,17 @@ import zarr
 from zarr.codecs import Crc32cCodec
 
 from hessian._version import __version__
-from hessian.exceptions import CorruptBlockError, StoreMismatchError
+from hessian.exceptions import CorruptBlockError, CorruptSolutionError, StoreMismatchError
 from hessian.out_of_core.settings import SketchSettings
+from hessian.out_of_core.solution import StoredSolution
 
-__all__ = ["CorruptBlockError", "SketchSettings", "SketchStore", "StoreMismatchError"]
+__all__ = [
+    "CorruptBlockError",
+    "CorruptSolutionError",
+    "SketchSettings",
+    "SketchStore",
+    "StoreMismatchError",
+]
 
 FORMAT_VERSION = 1
 
@@ -49,7 +60,7 @@ def _local_path(url: str) -> Path | None:
     return None if "://" in url else Path(url)
 
 
-class SketchStore:
+class SketchStore(StoredSolution):
     """A sketch's Zarr group. Create or resume with ``open_or_create``, read with ``open``."""
 
     def __init__(self, url: str, group: zarr.Group):
@@ -57,6 +68,7 @@ class SketchStore:
         self.group = group
         self.settings = SketchSettings(**group.attrs["settings"])
         self.path = _local_path(url)
+        self.repaired: list[str] = []  # what opening or reading found damaged and repaired
 
     # --- opening --------------------------------------------------------------------------
     @staticmethod
@@ -93,6 +105,7 @@ class SketchStore:
         if exists:
             store = cls.open(url, mode="r+")
             store.check_matches(settings, fingerprint)
+            store._repair_inputs(params, buffers)
             return store
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,15 +126,22 @@ class SketchStore:
             "params", shape=(st.D,), chunks=(rows,), dtype="float64", compressors=crc,
             fill_value=np.nan,
         )  # fmt: skip
-        group.create_array("done", shape=(st.n_blocks,), chunks=(1,), dtype="int8", fill_value=0)
         group.create_array(
-            "finished_at", shape=(st.n_blocks,), chunks=(1,), dtype="float64", fill_value=np.nan
-        )
+            "done", shape=(st.n_blocks,), chunks=(1,), dtype="int8", fill_value=0,
+            compressors=crc,
+        )  # fmt: skip
+        group.create_array(
+            "finished_at", shape=(st.n_blocks,), chunks=(1,), dtype="float64", fill_value=np.nan,
+            compressors=crc,
+        )  # fmt: skip
         if params is not None:
             group["params"][:] = np.asarray(params, dtype=np.float64)
         if buffers is not None and np.size(buffers):
             b = np.asarray(buffers, dtype=np.float64)
-            group.create_array("buffers", shape=b.shape, chunks=b.shape, dtype="float64")
+            group.create_array(
+                "buffers", shape=b.shape, chunks=b.shape, dtype="float64", compressors=crc,
+                fill_value=np.nan,
+            )  # fmt: skip
             group["buffers"][:] = b
         group.attrs.update(
             {
@@ -136,13 +156,32 @@ class SketchStore:
         )
         return cls(url, group)
 
-    def check_matches(self, settings: SketchSettings, fingerprint: str) -> None:
-        """Refuse to resume into a store of another operator or with other settings."""
+    def _repair_inputs(self, params, buffers) -> None:
+        """Rewrite the stored parameters (or buffers) when they fail their checksum: they are
+        the ones given, as the operator fingerprint (which hashes them) matched."""
+        for name, value in (("params", params), ("buffers", buffers)):
+            if value is None or name not in self.group:
+                continue
+            try:
+                ok = np.isfinite(self.group[name][:]).all()
+            except ValueError:
+                ok = False
+            if not ok:
+                self.group[name][:] = np.asarray(value, dtype=np.float64)
+                self.repaired.append(f"{name} (failed their checksum; rewritten)")
+
+    def check_settings(self, settings: SketchSettings) -> None:
+        """Refuse a store made with other settings (the operator is checked by
+        ``check_matches``)."""
+        self.refuse_differences(self._settings_diff(settings))
+
+    def _settings_diff(self, settings: SketchSettings) -> dict:
         mine = asdict(self.settings)
         theirs = asdict(settings)
-        diff = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
-        if self.group.attrs.get("fingerprint") != fingerprint:
-            diff["operator fingerprint"] = (self.group.attrs.get("fingerprint"), fingerprint)
+        return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+
+    def refuse_differences(self, diff: dict) -> None:
+        """Raise ``StoreMismatchError`` naming each differing item (name -> (store's, asked))."""
         if diff:
             lines = ", ".join(f"{k}: store has {a!r}, asked {b!r}" for k, (a, b) in diff.items())
             raise StoreMismatchError(
@@ -150,18 +189,42 @@ class SketchStore:
                 f"operator ({lines}); use a new store, or delete this one to start over"
             )
 
+    def check_matches(self, settings: SketchSettings, fingerprint: str) -> None:
+        """Refuse to resume into a store of another operator or with other settings."""
+        diff = self._settings_diff(settings)
+        if self.group.attrs.get("fingerprint") != fingerprint:
+            diff["operator fingerprint"] = (self.group.attrs.get("fingerprint"), fingerprint)
+        self.refuse_differences(diff)
+
     # --- blocks ---------------------------------------------------------------------------
     def done(self) -> np.ndarray:
-        return self.group["done"][:].astype(bool)
+        """Which blocks are done; a block whose record fails its checksum counts as not done
+        (it is measured again)."""
+        try:
+            return self.group["done"][:].astype(bool)
+        except ValueError:
+            return np.array([self.is_done(j) for j in range(self.settings.n_blocks)], dtype=bool)
 
     def is_done(self, j: int) -> bool:
-        return bool(self.group["done"][int(j)])
+        try:
+            return bool(self.group["done"][int(j)] == 1)
+        except ValueError:
+            return False
 
     def pending(self) -> list[int]:
         return [int(j) for j in np.flatnonzero(~self.done())]
 
     def finished_at(self) -> np.ndarray:
-        return self.group["finished_at"][:]
+        try:
+            return self.group["finished_at"][:]
+        except ValueError:  # a damaged record: when is unknown
+            return np.array([self._finished(j) for j in range(self.settings.n_blocks)])
+
+    def _finished(self, j: int) -> float:
+        try:
+            return float(self.group["finished_at"][j])
+        except ValueError:
+            return float("nan")
 
     def write_block(self, j: int, Y_block: np.ndarray, Z_block: np.ndarray) -> None:
         """Write block j's outer columns and inner block, and only then mark it done."""
@@ -272,85 +335,25 @@ class SketchStore:
         return Z
 
     def params(self) -> np.ndarray:
-        return self.group["params"][:]
+        """The parameters the operator was built at; ``ValueError`` when they fail their checksum
+        (``open_or_create`` with the parameters rewrites them)."""
+        return self._input("params")
 
     def buffers(self) -> np.ndarray | None:
         """The model's floating buffers the operator was built with (None: it has none)."""
-        return self.group["buffers"][:] if "buffers" in self.group else None
+        return self._input("buffers") if "buffers" in self.group else None
 
-    # --- the solution ---------------------------------------------------------------------
-    def write_solution(self, eigenvalues: np.ndarray, transform: np.ndarray, info: dict) -> None:
-        """Eigenvalues (k,) and the (r, k) transform with V = Y @ transform.
-
-        ``solved`` is cleared first, so a write cut short never looks like a solution."""
-        self.group.attrs["solved"] = False
-        for name, arr in (("eigenvalues", eigenvalues), ("transform", transform)):
-            self.group.create_array(
-                name, shape=arr.shape, chunks=arr.shape, dtype="float64", overwrite=True
-            )
-            self.group[name][...] = arr
-        h = hashlib.sha256(np.ascontiguousarray(eigenvalues, dtype=np.float64).tobytes())
-        h.update(np.ascontiguousarray(transform, dtype=np.float64).tobytes())
-        self.group.attrs.update({"solved": True, "solve": info, "solution_id": h.hexdigest()[:16]})
-
-    def write_certificate(self, certificate) -> None:
-        """Store the solution's certificate (``hessian.out_of_core.certify``): its record in the
-        attributes, its arrays checksummed; tied to the solution it certifies."""
-        self._need_solution()
-        for name, a in certificate.arrays().items():
-            self.group.create_array(
-                f"certificate_{name}", shape=a.shape, chunks=a.shape, dtype=a.dtype,
-                compressors=[Crc32cCodec()], overwrite=True,
-            )  # fmt: skip
-            self.group[f"certificate_{name}"][...] = a
-        self.group.attrs["certificate"] = certificate.summary() | {"solution": self.solution_id}
-
-    def certificate(self):
-        """The stored certificate of the current solution, or None."""
-        from hessian.solvers.certificates import Certificate
-
-        rec = self.group.attrs.get("certificate")
-        if not self.solved or not rec or rec.get("solution") != self.solution_id:
-            return None
-        names = ("checked", "residuals", "overlap_bound", "eigenvalue_bounds", "theta")
-        return Certificate.from_record(rec, {n: self.group[f"certificate_{n}"][:] for n in names})
-
-    @property
-    def solved(self) -> bool:
-        return bool(self.group.attrs.get("solved"))
-
-    @property
-    def solution_id(self) -> str:
-        """A hash of the stored eigenvalues and transform: changes whenever the solution does."""
-        self._need_solution()
-        sid = self.group.attrs.get("solution_id")
-        if sid is None:  # solved by an earlier version: hash it now
-            h = hashlib.sha256(self.eigenvalues().astype(np.float64).tobytes())
-            h.update(self.transform().astype(np.float64).tobytes())
-            sid = h.hexdigest()[:16]
-        return str(sid)
-
-    @property
-    def solve_info(self) -> dict:
-        self._need_solution()
-        return dict(self.group.attrs["solve"])
-
-    def eigenvalues(self) -> np.ndarray:
-        self._need_solution()
-        return self.group["eigenvalues"][:]
-
-    def transform(self) -> np.ndarray:
-        self._need_solution()
-        return self.group["transform"][:]
-
-    def eigenvectors(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows start..stop-1 of the eigenvectors V = Y @ transform (float64)."""
-        stop = self.settings.D if stop is None else stop
-        return self.read_outer(start, stop) @ self.transform()
-
-    def _need_solution(self):
-        if not self.solved:
-            raise RuntimeError(f"the sketch at {self.url} has not been solved yet")
+    def _input(self, name: str) -> np.ndarray:
+        try:
+            x = self.group[name][:]
+        except ValueError as e:
+            raise ValueError(
+                f"the {name} stored in {self.url} fail their checksum: rerun the sketch, which "
+                "rewrites them from the checkpoint"
+            ) from e
+        if not np.isfinite(x).all():
+            raise ValueError(f"the {name} stored in {self.url} are missing or not finite")
+        return x
 
     def __repr__(self) -> str:
         n = int(self.done().sum())

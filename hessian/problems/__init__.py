@@ -33,7 +33,7 @@ from .data import (
     synthetic,
 )
 from .models import num_params
-from .registry import PROBLEMS, Problem, ProblemSettings, build_model
+from .registry import PROBLEMS, Problem, ProblemSettings, build_model, check_data
 
 __all__ = [
     "PROBLEMS",
@@ -42,6 +42,7 @@ __all__ = [
     "ProblemSettings",
     "UserProblem",
     "build_model",
+    "check_data",
     "class_balanced_subset",
     "digits_16x16",
     "factory_path",

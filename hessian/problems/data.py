@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hessian.exceptions import DataError
+
 __all__ = [
     "class_balanced_subset",
     "digits_16x16",
@@ -235,32 +237,56 @@ def read_cifar(path: PathLike, num_classes: int) -> Data:
 def read_npz(path: PathLike, input_shape: Sequence[int], num_classes: int) -> Data:
     """Read ``(X, y)`` from an ``.npz`` file with arrays ``x`` (N, *input_shape) and ``y`` (N,).
 
-    ``uint8`` images are scaled to [0, 1]; other dtypes are cast to float32 as they are.
+    ``uint8`` images are scaled to [0, 1]; other real dtypes are cast to float32 as they are.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: Not an npz, missing arrays, wrong shapes or labels out of range (named).
+        DataError: Not an npz (truncated, damaged), missing arrays, wrong shapes or dtypes,
+            non-finite inputs or labels out of range; the message names the file.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such file: {p}")
     try:
         with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            names = list(z.files)
+            arrays = {k: z[k] for k in ("x", "y") if k in names}
     except Exception as e:
-        raise ValueError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
-    if "x" not in arrays or "y" not in arrays:
-        raise ValueError(f"{p}: needs arrays 'x' and 'y', found {sorted(arrays)}")
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise DataError(f"{p}: not a readable .npz file (truncated or damaged: {reason})") from e
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise DataError(
+            f"{p}: no array {' or '.join(repr(m) for m in missing)}; an .npz data file needs "
+            f"'x' (N, {', '.join(map(str, input_shape))}) and 'y' (N,), found {sorted(names)}"
+        )
     x, y = arrays["x"], arrays["y"]
     if tuple(x.shape[1:]) != tuple(input_shape):
-        raise ValueError(
+        raise DataError(
             f"{p}: x has shape {x.shape}, expected (N, {', '.join(map(str, input_shape))})"
         )
-    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{p}: y must be {x.shape[0]} integers, found {y.dtype} {y.shape}")
+    if x.dtype == np.bool_ or not (
+        np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
+    ):
+        raise DataError(f"{p}: x must hold real numbers, found dtype {x.dtype}")
+    if y.shape != (x.shape[0],) or y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(
+            f"{p}: y must be {x.shape[0]} integer labels (one per row of x), found "
+            f"{y.dtype} {y.shape}"
+        )
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{p}: labels outside 0..{num_classes - 1}")
+        raise DataError(
+            f"{p}: labels outside 0..{num_classes - 1} (found {int(y.min())}..{int(y.max())})"
+        )
     xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    finite = np.isfinite(xf)
+    if not finite.all():
+        n_bad = int((~finite).sum())
+        row = int(np.flatnonzero(~finite.reshape(len(xf), -1).all(axis=1))[0])
+        raise DataError(
+            f"{p}: x holds {n_bad:,} non-finite values (NaN or inf, first in sample {row}) "
+            "after conversion to float32"
+        )
     return torch.from_numpy(np.ascontiguousarray(xf)), torch.from_numpy(y.astype(np.int64))
 
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hessian.exceptions import DataError
+
 from . import models
 from .data import (
     Data,
@@ -28,7 +30,9 @@ from .data import (
     synthetic,
 )
 
-__all__ = ["PROBLEMS", "Problem", "ProblemSettings", "build_model", "load", "names"]
+__all__ = [
+    "PROBLEMS", "Problem", "ProblemSettings", "build_model", "check_data", "load", "names",
+]  # fmt: skip
 
 _PAPER_STEPS = (0, 2000, 4000, 6000, 8000)
 _DIGIT_PROBLEMS = ("mnist_mini", "mnist_tiny")
@@ -252,6 +256,96 @@ def _read_path(settings: ProblemSettings, path: Path) -> Data:
     raise ValueError(f"{settings.name}: only .npz files are supported as data, got {path}")
 
 
+def _data(
+    settings: ProblemSettings, data, n_hessian: int, n_train: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]:
+    """The training data of a problem, checked: (x, y, source, Hessian subset indices)."""
+    name = settings.name
+    if isinstance(data, tuple):
+        x, y = data
+        source = "tensors"
+    elif data == "synthetic":
+        n = n_hessian if n_train is None else n_train
+        if n < n_hessian:
+            raise ValueError(f"n_train={n} is smaller than n_hessian={n_hessian}")
+        x, y = synthetic(settings.input_shape, settings.num_classes, n, _data_seed(seed))
+        source = "synthetic"
+    elif data == "digits":
+        if settings.num_classes != 10 or len(settings.input_shape) != 3:
+            raise ValueError(
+                f"'digits' data (10 classes of images) do not fit {name} "
+                f"({settings.num_classes} classes, input {settings.input_shape})"
+            )
+        if name in _DIGIT_PROBLEMS:
+            x, y = digits_16x16()
+        else:  # the digits resampled to the problem's input shape (e.g. 3 x 32 x 32)
+            x, y = digits_resampled(settings.input_shape)
+        source = "digits"
+    else:
+        path = Path(data)
+        x, y = _read_path(settings, path)
+        source = str(path)
+
+    if source != "synthetic" and n_train is not None:
+        if n_train > len(y):
+            raise ValueError(f"n_train={n_train} exceeds the {len(y)} samples of {source}")
+        x, y = x[:n_train], y[:n_train]
+    if tuple(x.shape[1:]) != settings.input_shape or y.shape != (x.shape[0],):
+        raise ValueError(
+            f"{name}: data have shapes {tuple(x.shape)}, {tuple(y.shape)}; "
+            f"expected (N, {', '.join(map(str, settings.input_shape))}) and (N,)"
+        )
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= settings.num_classes):
+        raise ValueError(f"{name}: labels outside 0..{settings.num_classes - 1}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: the inputs hold non-finite values (NaN or inf)")
+    try:
+        idx = class_balanced_subset(y, n_hessian, settings.num_classes)
+    except ValueError as e:
+        raise ValueError(
+            f"too few samples for the Hessian subset of n_hessian = {n_hessian} "
+            f"({n_hessian // settings.num_classes} per class): {e}"
+        ) from None
+    return x, y, source, idx
+
+
+def check_data(
+    name: str,
+    data: str | os.PathLike[str] | None = None,
+    *,
+    n_hessian: int | None = None,
+    n_train: int | None = None,
+) -> tuple[str, int]:
+    """Check a problem's data before anything is trained: a data file (or the bundled digits)
+    is read and checked as ``load`` would use it (shapes, dtypes, finite values, label range,
+    enough samples of every class for the Hessian subset); generated data need no reading.
+
+    Returns:
+        (source, n): the data source as ``Problem.data_source`` names it, and the number of
+        training samples.
+
+    Raises:
+        FileNotFoundError: ``data`` is a path that does not exist.
+        DataError: anything else wrong with the data, the file named in the message.
+    """
+    settings = _settings(name)
+    data = settings.default_data if data is None else data
+    n_h = settings.n_hessian if n_hessian is None else n_hessian
+    if data == "synthetic":
+        n = n_h if n_train is None else n_train
+        if n < n_h:
+            raise DataError(f"n_train={n} is smaller than n_hessian={n_h}")
+        return "synthetic", n
+    try:
+        _, y, source, _ = _data(settings, data, n_h, n_train, settings.seed)
+    except (FileNotFoundError, DataError):
+        raise
+    except ValueError as e:
+        msg = str(e)
+        raise DataError(msg if str(data) in msg else f"{data}: {msg}") from None
+    return source, len(y)
+
+
 def load(
     name: str,
     data: str | os.PathLike[str] | Data | None = None,
@@ -289,45 +383,8 @@ def load(
     if data is None:
         data = settings.default_data
 
-    if isinstance(data, tuple):
-        x, y = data
-        source = "tensors"
-    elif data == "synthetic":
-        n = n_hessian if n_train is None else n_train
-        if n < n_hessian:
-            raise ValueError(f"n_train={n} is smaller than n_hessian={n_hessian}")
-        x, y = synthetic(settings.input_shape, settings.num_classes, n, _data_seed(seed))
-        source = "synthetic"
-    elif data == "digits":
-        if settings.num_classes != 10 or len(settings.input_shape) != 3:
-            raise ValueError(
-                f"'digits' data (10 classes of images) do not fit {name} "
-                f"({settings.num_classes} classes, input {settings.input_shape})"
-            )
-        if name in _DIGIT_PROBLEMS:
-            x, y = digits_16x16()
-        else:  # the digits resampled to the problem's input shape (e.g. 3 x 32 x 32)
-            x, y = digits_resampled(settings.input_shape)
-        source = "digits"
-    else:
-        path = Path(data)
-        x, y = _read_path(settings, path)
-        source = str(path)
-
-    if source != "synthetic" and n_train is not None:
-        if n_train > len(y):
-            raise ValueError(f"n_train={n_train} exceeds the {len(y)} samples of {source}")
-        x, y = x[:n_train], y[:n_train]
-    if tuple(x.shape[1:]) != settings.input_shape or y.shape != (x.shape[0],):
-        raise ValueError(
-            f"{name}: data have shapes {tuple(x.shape)}, {tuple(y.shape)}; "
-            f"expected (N, {', '.join(map(str, settings.input_shape))}) and (N,)"
-        )
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= settings.num_classes):
-        raise ValueError(f"{name}: labels outside 0..{settings.num_classes - 1}")
-
+    x, y, source, idx = _data(settings, data, n_hessian, n_train, seed)
     x, y = x.to(dtype).contiguous(), y.to(torch.int64)
-    idx = class_balanced_subset(y, n_hessian, settings.num_classes)
     model = build_model(name, seed).to(dtype)
     return Problem(
         name=name,

@@ -58,26 +58,45 @@ def save_reference(path, result: EigenResult, *, key: str) -> None:
     """Write exact eigenpairs to ``path`` (.npz) atomically; ``key`` names the operator.
 
     Eigenvalues are kept in float64; eigenvectors in float32 (half the disk; the overlaps
-    computed from them change by ~1e-7).
+    computed from them change by ~1e-7); a SHA-256 of both is kept and checked on reading.
     """
+    lam = np.asarray(result.eigenvalues, dtype=np.float64)
+    V = np.asarray(result.eigenvectors, dtype=np.float32)
     atomic_savez(
-        path,
-        eigenvalues=np.asarray(result.eigenvalues, dtype=np.float64),
-        eigenvectors=np.asarray(result.eigenvectors, dtype=np.float32),
-        key=np.array(key),
-        n_hvp=result.n_hvp,
-    )
+        path, eigenvalues=lam, eigenvectors=V, key=np.array(key), n_hvp=result.n_hvp,
+        checksum=np.array(_checksum(lam, V, key)),
+    )  # fmt: skip
+
+
+def _checksum(lam: np.ndarray, V: np.ndarray, key: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256(key.encode())
+    h.update(np.ascontiguousarray(lam).tobytes())
+    h.update(np.ascontiguousarray(V).tobytes())
+    return h.hexdigest()
 
 
 def load_reference(path, *, key: str | None = None) -> EigenResult:
-    """Read eigenpairs written by ``save_reference``; refuse another operator's (``key``)."""
-    with np.load(path) as z:
-        if key is not None and str(z["key"]) != key:
-            raise ValueError(f"{path} holds the reference of another operator")
-        return EigenResult(
-            z["eigenvalues"], z["eigenvectors"].astype(np.float64), n_hvp=int(z["n_hvp"]),
-            method="exact (dense eigh)",
-        )  # fmt: skip
+    """Read eigenpairs written by ``save_reference`` and verify their checksum; refuse another
+    operator's (``key``). A damaged or truncated file raises ``ValueError``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            their_key = str(z["key"])
+            lam, V, n_hvp = z["eigenvalues"], z["eigenvectors"], int(z["n_hvp"])
+            stored = str(z["checksum"]) if "checksum" in z else None
+    except Exception as e:  # zip and npy errors of a truncated or damaged file
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(f"{path} is damaged ({reason})") from e
+    if key is not None and their_key != key:
+        raise ValueError(f"{path} holds the reference of another operator")
+    if stored is not None and _checksum(lam, V, their_key) != stored:
+        raise ValueError(f"{path} is damaged (its content does not match its checksum)")
+    if not (np.isfinite(lam).all() and np.isfinite(V).all()):
+        raise ValueError(f"{path} is damaged (non-finite values)")
+    return EigenResult(
+        lam, V.astype(np.float64), n_hvp=n_hvp, method="exact (dense eigh)"
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -100,19 +119,23 @@ class ExactRequest:
 def stored_reference(request: ExactRequest, path, params, buffers=None) -> EigenResult:
     """The top ``request.k`` exact eigenpairs at ``params``: read from ``path`` (.npz) when it
     holds at least k pairs of this very operator (its fingerprint), else computed by a dense
-    float64 eigh and written there; ``info["computed"]`` says which."""
+    float64 eigh and written there; ``info["computed"]`` says which, and ``info["repaired"]``
+    why a stored file was not used (damaged, another operator's, too few pairs)."""
     op = request.operator.build(params, buffers)
     key = fingerprint(op)
     ref = None
+    why = None
     if Path(path).exists():
         try:
             ref = load_reference(path, key=key)
-        except (ValueError, OSError):
-            ref = None
+        except (ValueError, OSError) as e:
+            ref, why = None, str(e)
     computed = ref is None or ref.k < request.k
     if computed:
         ref = exact_eigh(op, k=request.k)
         save_reference(path, ref, key=key)
     ref = ref.truncate(request.k)
     ref.info["computed"] = computed
+    if why:
+        ref.info["repaired"] = f"{why}: computed again"
     return ref

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hessian._files import atomic_write_bytes
 from hessian.study.metrics import GRASSMANNIAN_KEYS
 
 MASK_STYLE = {
@@ -24,11 +25,13 @@ MASK_STYLE = {
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    """The figure as a PNG at ``path``, written atomically (never a half-written image)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def spectrum(analyses, path, *, exact=None) -> Path:

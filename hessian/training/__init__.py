@@ -5,7 +5,7 @@
 ``train(TrainRequest(...), directory)``: the same for a run described by its request.
 """
 
-from hessian.exceptions import CheckpointMismatchError
+from hessian.exceptions import CheckpointMismatchError, TrainingDivergedError
 from hessian.training import checkpoints
 from hessian.training.checkpoints import (
     Checkpoint,
@@ -20,6 +20,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointMismatchError",
     "TrainRequest",
+    "TrainingDivergedError",
     "checkpoints",
     "evaluate",
     "run_key",

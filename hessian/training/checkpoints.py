@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from hessian import problems
-from hessian._files import atomic_savez
-from hessian.exceptions import CheckpointMismatchError, StateDictError
+from hessian._files import atomic_savez, content_sha256
+from hessian.exceptions import CheckpointMismatchError, StateDictError, TrainingDivergedError
 from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
 from hessian.training import loop
 
@@ -47,6 +48,17 @@ class Checkpoint:
     run_key: str
     path: Path
     buffers: np.ndarray  # floating model buffers (BatchNorm statistics); empty for most models
+    settings: dict = field(default_factory=dict)  # what the run key hashes (empty: older files)
+
+
+log = logging.getLogger(__name__)
+
+
+def _checksum(step, params, buffers, loss, accuracy, key) -> str:
+    h = hashlib.sha256(f"{int(step)}|{float(loss)!r}|{float(accuracy)!r}|{key}".encode())
+    h.update(np.ascontiguousarray(params).tobytes())
+    h.update(np.ascontiguousarray(buffers, dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 def run_key(**settings) -> str:
@@ -61,26 +73,33 @@ def path_for(directory: str | Path, step: int) -> Path:
 
 def save(
     directory: str | Path, step: int, params, *, loss: float, accuracy: float, key: str,
-    buffers=None,
+    buffers=None, settings: dict | None = None,
 ) -> Path:  # fmt: skip
-    """Write one checkpoint atomically (temporary file, then rename)."""
+    """Write one checkpoint atomically (temporary file, then rename), with a SHA-256 of its
+    content that ``load`` verifies; ``settings``: what the run key hashes (kept to say what
+    changed when a later run's key differs)."""
+    params = np.asarray(params)
+    buffers = np.zeros(0) if buffers is None else np.asarray(buffers, dtype=np.float64)
     return atomic_savez(
         path_for(directory, step),
-        params=np.asarray(params),
+        params=params,
         step=step,
         loss=loss,
         accuracy=accuracy,
         run_key=np.array(key),
-        buffers=np.zeros(0) if buffers is None else np.asarray(buffers, dtype=np.float64),
+        buffers=buffers,
+        settings=np.array(json.dumps(settings or {}, sort_keys=True, default=str)),
+        checksum=np.array(_checksum(step, params, buffers, loss, accuracy, key)),
     )
 
 
 def load(path: str | Path) -> Checkpoint:
-    """Read a checkpoint; a truncated or foreign file raises ``ValueError`` naming the path."""
+    """Read a checkpoint and verify its checksum; a truncated, damaged or foreign file raises
+    ``ValueError`` naming the path."""
     path = Path(path)
     try:
         with np.load(path) as z:
-            return Checkpoint(
+            ck = Checkpoint(
                 int(z["step"]),
                 np.array(z["params"]),
                 float(z["loss"]),
@@ -88,32 +107,129 @@ def load(path: str | Path) -> Checkpoint:
                 str(z["run_key"]),
                 path,
                 np.array(z["buffers"]) if "buffers" in z else np.zeros(0),
+                json.loads(str(z["settings"])) if "settings" in z else {},
             )
+            stored = str(z["checksum"]) if "checksum" in z else None
     except FileNotFoundError:
         raise
     except Exception as e:
-        raise ValueError(f"{path} is not a readable checkpoint: {e}") from e
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(f"{path} is not a readable checkpoint ({reason})") from e
+    if stored is not None:
+        mine = _checksum(ck.step, ck.params, ck.buffers, ck.loss, ck.accuracy, ck.run_key)
+        if mine != stored:
+            raise ValueError(f"{path} is damaged (its content does not match its checksum)")
+    if not np.isfinite(ck.params).all():
+        raise ValueError(f"{path} holds non-finite parameters")
+    return ck
 
 
-def existing(directory: str | Path, key: str) -> dict[int, Checkpoint]:
-    """The readable checkpoints of run ``key`` in ``directory`` (step -> Checkpoint).
+#: run-key settings that name inputs by content: a change there makes the checkpoints stale
+#: (trained again), not foreign (refused)
+CONTENT_KEYS = ("data_sha256",)
 
-    Raises ``CheckpointMismatchError`` if a checkpoint there belongs to another run; unreadable
-    files are ignored (they are re-written).
+
+def _changed(old: dict, new: dict) -> dict:
+    keys = set(old) | set(new)
+    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def existing(
+    directory: str | Path,
+    key: str,
+    settings: dict | None = None,
+    *,
+    legacy_key: str | None = None,
+    on_problem: Callable[[str], None] | None = None,
+    drop_stale: bool = False,
+) -> dict[int, Checkpoint]:
+    """The intact checkpoints of run ``key`` in ``directory`` (step -> Checkpoint).
+
+    Args:
+        settings: what ``key`` hashes: a checkpoint whose recorded settings differ from these
+            only in the content of an input (``CONTENT_KEYS``, e.g. a data file replaced in place)
+            is stale: reported through ``on_problem`` and, with ``drop_stale``, deleted (it is
+            trained again).
+        legacy_key: the key older versions gave this run (before content fingerprints).
+        on_problem: called with one line for every damaged or stale checkpoint.
+
+    Raises ``CheckpointMismatchError`` if a checkpoint there belongs to another run. Damaged
+    files are reported and left out (they are written again).
     """
+    say = on_problem or log.warning
     out = {}
+    stale: list[tuple[Path, dict]] = []
     for path in sorted(Path(directory).glob("step_*.npz")):
         try:
             ck = load(path)
-        except ValueError:
+        except ValueError as e:
+            say(f"{e}: it is not used, and is trained again")
             continue
-        if ck.run_key != key:
-            raise CheckpointMismatchError(
-                f"{path} was written by another training run (run key {ck.run_key}, this run "
-                f"{key}): use another run directory or delete the old checkpoints"
-            )
+        diff = _verdict(path, ck.run_key, ck.settings, key, settings or {}, legacy_key)
+        if diff:
+            stale.append((path, diff))
+            continue
         out[ck.step] = ck
+    if stale:
+        (_, diff) = stale[0]
+        changes = ", ".join(
+            f"{k} {str(a)[:12]}... -> {str(b)[:12]}..." for k, (a, b) in diff.items()
+        )
+        source = (settings or {}).get("data")
+        say(
+            f"the data {source} changed since the checkpoints in {directory} were written "
+            f"({changes}): the {len(stale)} checkpoints "
+            f"{sorted(int(p.stem.split('_')[1]) for p, _ in stale)} are stale and are trained "
+            "again (and the sketches made from them measured again)"
+        )
+        if drop_stale:
+            for p, _ in stale:
+                p.unlink(missing_ok=True)
     return out
+
+
+def check_directory(
+    directory: str | Path, key: str, settings: dict, *, legacy_key: str | None = None
+) -> list[int]:
+    """Check, before training, that the checkpoints in ``directory`` belong to the run ``key``;
+    only their headers are read (damaged files are left to ``existing``).
+
+    Returns:
+        the steps whose checkpoints are stale (an input's content changed: ``CONTENT_KEYS``).
+
+    Raises:
+        CheckpointMismatchError: a checkpoint of another run, what differs named.
+    """
+    stale = []
+    for path in sorted(Path(directory).glob("step_*.npz")):
+        try:
+            with np.load(path) as z:
+                their_key, step = str(z["run_key"]), int(z["step"])
+                theirs = json.loads(str(z["settings"])) if "settings" in z else {}
+        except Exception:
+            continue
+        if _verdict(path, their_key, theirs, key, settings, legacy_key):
+            stale.append(step)
+    return sorted(stale)
+
+
+def _verdict(path, their_key, theirs, key, settings, legacy_key) -> dict:
+    """{} for a checkpoint of this run; what changed for a stale one (an input's content);
+    raises ``CheckpointMismatchError`` for one of another run."""
+    if their_key == key or (legacy_key and their_key == legacy_key and not theirs):
+        return {}
+    diff = _changed(theirs, settings) if theirs else None
+    if diff and set(diff) <= set(CONTENT_KEYS):
+        return diff
+    what = (
+        "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+        if diff
+        else f"run key {their_key}, this run {key}"
+    )
+    raise CheckpointMismatchError(
+        f"{path} was written by another training run ({what}): use another run directory or "
+        "delete the old checkpoints"
+    )
 
 
 def train_recorded(
@@ -128,6 +244,9 @@ def train_recorded(
     key: str,
     on_record: Callable[[Checkpoint], None] | None = None,
     progress: bool = False,
+    settings: dict | None = None,
+    legacy_key: str | None = None,
+    on_problem: Callable[[str], None] | None = None,
 ) -> dict[int, Checkpoint]:
     """Train ``problem`` with plain SGD, checkpointing every recorded step; resume what exists.
 
@@ -137,16 +256,24 @@ def train_recorded(
         key: the run key (``run_key(...)`` of the settings); foreign checkpoints are refused.
         on_record: called with each checkpoint written by this call (not the reused ones).
         progress: show a progress bar of the SGD steps (rich; plain lines when not a terminal).
+        settings, legacy_key, on_problem: as in ``existing`` (stale checkpoints are trained
+            again, damaged ones reported and written again).
 
     Returns:
         {step: Checkpoint} for every recorded step.
+
+    Raises:
+        TrainingDivergedError: the loss blew up at the step named; the checkpoints before it
+            are kept (named in the message).
     """
     record = sorted(set(int(t) for t in record_steps))
     if not record:
         raise ValueError("record_steps is empty: nothing to train for")
     if record[0] < 0 or record[-1] > steps:
         raise ValueError(f"record steps must lie in 0..{steps}, got {record[0]}..{record[-1]}")
-    have = existing(directory, key)
+    have = existing(
+        directory, key, settings, legacy_key=legacy_key, on_problem=on_problem, drop_stale=True
+    )
     missing = [t for t in record if t not in have]
     if not missing:
         return {t: have[t] for t in record}
@@ -164,7 +291,7 @@ def train_recorded(
         loss, acc = loop.evaluate(problem.model, problem.train_data, loss=problem.loss)
         ck_path = save(
             directory, step, flat.detach().cpu().numpy(), loss=loss, accuracy=acc, key=key,
-            buffers=flat_buffers(problem.model),
+            buffers=flat_buffers(problem.model), settings=settings,
         )  # fmt: skip
         have[step] = load(ck_path)
         if on_record is not None:
@@ -174,19 +301,27 @@ def train_recorded(
 
     with Progress(disable=not progress, transient=False) as bar:
         task = bar.add_task("training", total=missing[-1], completed=start)
-        loop.sgd(
-            problem.model,
-            problem.train_data,
-            steps=missing[-1],
-            lr=lr,
-            batch_size=batch_size,
-            seed=seed,
-            record_steps=[t for t in record if start <= t <= missing[-1]],
-            loss=problem.loss,
-            on_record=write,
-            start_step=start,
-            on_step=lambda t: bar.update(task, completed=t),
-        )
+        try:
+            loop.sgd(
+                problem.model,
+                problem.train_data,
+                steps=missing[-1],
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed,
+                record_steps=[t for t in record if start <= t <= missing[-1]],
+                loss=problem.loss,
+                on_record=write,
+                start_step=start,
+                on_step=lambda t: bar.update(task, completed=t),
+            )
+        except TrainingDivergedError as e:
+            kept = sorted(have)
+            where = (
+                f"the checkpoints of steps {kept} are kept in {directory}" if kept
+                else "no checkpoint was written"
+            )  # fmt: skip
+            raise TrainingDivergedError(f"{e}; {where}") from None
     return {t: have[t] for t in record}
 
 
@@ -226,17 +361,34 @@ class TrainRequest:
             seed=self.seed,
         )  # fmt: skip
 
+    def key_settings(self, source: str, n: int, D: int) -> dict:
+        """What the run key hashes: the settings, and the content of a data file or directory
+        (its SHA-256, hashed once per size and mtime), so a file replaced in place makes the
+        checkpoints stale."""
+        out = {"problem": self.problem, "data": source, "n": int(n), "D": int(D),
+               "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed}  # fmt: skip
+        if source not in ("digits", "synthetic", "tensors") and Path(source).exists():
+            out["data_sha256"] = content_sha256(source)
+        return out
+
     def run_key(self, problem: problems.Problem) -> str:
         """The key of this run's checkpoints (``problem``: as ``load_problem`` gives it)."""
         if self.state_dicts:  # the files themselves define the run
             return run_key(
                 problem=self.problem, data=problem.data_source, D=problem.D,
-                state_dicts=[(t, _sha256(p)) for t, p in self.state_dicts],
+                state_dicts=[(t, content_sha256(p)) for t, p in self.state_dicts],
             )  # fmt: skip
-        return run_key(
-            problem=self.problem, data=problem.data_source, n=len(problem.train_data[1]),
-            D=problem.D, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
-        )  # fmt: skip
+        return run_key(**self.key_settings(*_described(problem)))
+
+    def legacy_key(self, problem: problems.Problem) -> str:
+        """The key versions before content fingerprints gave this run."""
+        settings = self.key_settings(*_described(problem))
+        settings.pop("data_sha256", None)
+        return run_key(**settings)
+
+
+def _described(problem: problems.Problem) -> tuple[str, int, int]:
+    return problem.data_source, len(problem.train_data[1]), problem.D
 
 
 def train(
@@ -245,9 +397,11 @@ def train(
     *,
     on_record: Callable[[Checkpoint], None] | None = None,
     progress: bool = False,
+    on_problem: Callable[[str], None] | None = None,
 ) -> dict[int, Checkpoint]:
     """``train_recorded`` for the run of ``request``: {step: Checkpoint} for every recorded step;
-    ``on_record`` is called with each checkpoint this call writes."""
+    ``on_record`` is called with each checkpoint this call writes, ``on_problem`` with a line
+    for each damaged or stale checkpoint (trained again)."""
     problem = request.load_problem()
     if request.state_dicts:
         return from_state_dicts(
@@ -258,15 +412,9 @@ def train(
         problem, directory, steps=request.steps, record_steps=request.record_steps,
         lr=request.lr, batch_size=request.batch_size, seed=request.seed,
         key=request.run_key(problem), on_record=on_record, progress=progress,
+        settings=request.key_settings(*_described(problem)),
+        legacy_key=request.legacy_key(problem), on_problem=on_problem,
     )  # fmt: skip
-
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

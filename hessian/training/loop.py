@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor
 
+from hessian.defaults import DIVERGENCE_FACTOR
+from hessian.exceptions import TrainingDivergedError
 from hessian.operators.params import flat_params
 
 
@@ -29,6 +31,7 @@ def sgd(
     on_record: Callable[[int, Tensor], None] | None = None,
     start_step: int = 0,
     on_step: Callable[[int], None] | None = None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> dict[int, Tensor]:
     """Train ``model`` in place with SGD for ``steps`` updates; snapshot at ``record_steps``.
 
@@ -45,9 +48,15 @@ def sgd(
             computing anything, so the run continues exactly as an uninterrupted one (plain SGD
             has no other state).
         on_step: called as ``on_step(step)`` after each update (progress reporting).
+        divergence_factor: stop when a batch loss exceeds this many times the loss at
+            ``start_step`` (at least 1); a non-finite loss always stops.
 
     Returns:
         {step: flat parameter vector (detached clone)} for the recorded steps.
+
+    Raises:
+        TrainingDivergedError: a non-finite or exploding loss, at the step named (the
+            ``on_record`` calls before it have been made).
     """
     loss = loss or torch.nn.functional.cross_entropy
     record = sorted(set(int(t) for t in record_steps))
@@ -65,6 +74,7 @@ def sgd(
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     out: dict[int, Tensor] = {}
     perm, pos = torch.randperm(n, generator=g), 0
+    first = None  # (step, loss) of the first step computed: the scale of a blow-up
     was_training = model.training
     model.train()
     # dropout draws come from the global RNG: seed it per step (so a resumed run matches an
@@ -83,9 +93,21 @@ def sgd(
                 if on_record is not None:
                     on_record(t, out[t])
             value = loss(model(X[idx]), y[idx])
-            if not torch.isfinite(value):
+            v = float(value.detach())
+            if first is None:
+                first = (t, v)
+            if not torch.isfinite(value) or v > divergence_factor * max(first[1], 1.0):
                 model.train(was_training)
-                raise FloatingPointError(f"training diverged: loss is {value.item()} at step {t}")
+                why = (
+                    f"the loss is {v:.4g}"
+                    if torch.isfinite(value)
+                    else f"the loss is {v} (not finite)"
+                )
+                if torch.isfinite(value):
+                    why += f", over {divergence_factor:g}x its {first[1]:.4g} at step {first[0]}"
+                raise TrainingDivergedError(
+                    f"training diverged at step {t}: {why}; lower the learning rate (lr = {lr:g})"
+                )
             if t == steps:
                 break
             opt.zero_grad()

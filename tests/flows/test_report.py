@@ -62,3 +62,26 @@ def test_uncertified_pairs_get_one_line_and_a_table_column():
     console.print(report.table(summary))
     text = console.export_text()
     assert "cert" in text and f"{K}/{K}" in text and f"2/{K}" in text
+
+
+def test_a_partial_summary_is_merged_never_truncated(tmp_path):
+    from hessian_sketch.flows.report import write_summary
+
+    same = {"problem": "p", "D": 10, "k": 2, "s": 4, "noise": "sparse", "seed": 0}
+    step = {"step": 0, "aposteriori": {"relative": 0.1}, "eigenvalues": [2.0, 1.0],
+            "sketch": {"solution_id": "a", "hvps": 8}}  # fmt: skip
+    full = same | {"steps": [step, step | {"step": 5}], "mlflow": {"run_id": "r"},
+                   "work": {"hvps": 8}, "timings": {"train": 1.0}}  # fmt: skip
+    path = tmp_path / "summary.json"
+    write_summary(path, full)
+    partial = same | {"steps": [step | {"aposteriori": None, "sketch": {"solution_id": "a",
+                                                                      "hvps": None}}],
+                      "timings": {"analyze": 2.0}}  # fmt: skip
+    out = write_summary(path, partial)
+    assert out["mlflow"] == {"run_id": "r"} and out["work"] == {"hvps": 8}
+    assert out["timings"] == {"train": 1.0, "analyze": 2.0}
+    assert [s["step"] for s in out["steps"]] == [0, 5]
+    assert out["steps"][0]["aposteriori"] == {"relative": 0.1}
+    assert out["steps"][0]["sketch"]["hvps"] == 8
+    other = write_summary(path, partial | {"k": 3})  # other settings: nothing carried over
+    assert "mlflow" not in other and not list(tmp_path.glob(".*tmp"))

@@ -132,3 +132,62 @@ def test_a_state_dict_that_does_not_fit_is_one_message(tmp_path):
     assert not list((tmp_path / "ck").glob("*.npz")) if (tmp_path / "ck").exists() else True
     with pytest.raises(FileNotFoundError, match="no such state_dict file"):
         checkpoints.read_state_dict(tmp_path / "missing.pt")
+
+
+def test_a_flipped_bit_is_detected_reported_and_trained_again(tmp_path):
+    first = _train(tmp_path)
+    path = checkpoints.path_for(tmp_path, 10)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x04  # inside the parameters
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged|not a readable checkpoint"):
+        checkpoints.load(path)
+    said = []
+    p = problems.load("mnist_tiny", seed=3)
+    key = checkpoints.run_key(problem="mnist_tiny", **SETTINGS)
+    again = checkpoints.train_recorded(p, tmp_path, key=key, on_problem=said.append, **SETTINGS)
+    assert len(said) == 1 and str(path) in said[0] and "trained again" in said[0]
+    np.testing.assert_allclose(again[10].params, first[10].params, atol=1e-6)
+    checkpoints.load(path)  # intact again
+
+
+def _npz_data(path, seed):
+    g = np.random.default_rng(seed)
+    np.savez(path, x=g.random((100, 1, 16, 16), dtype=np.float32), y=np.arange(100) % 10)
+
+
+def test_a_data_file_replaced_in_place_makes_its_checkpoints_stale(tmp_path):
+    data = tmp_path / "d.npz"
+    _npz_data(data, 0)
+    request = checkpoints.TrainRequest(
+        "mnist_tiny", steps=10, record_steps=(0, 10), lr=0.3, batch_size=50, seed=3,
+        data=str(data), n_hessian=50,
+    )  # fmt: skip
+    first = checkpoints.train(request, tmp_path / "ck")
+    assert "data_sha256" in first[0].settings
+    said = []
+    again = checkpoints.train(request, tmp_path / "ck", on_problem=said.append)  # nothing new
+    assert not said and again[10].path.stat().st_mtime_ns == first[10].path.stat().st_mtime_ns
+    _npz_data(data, 1)  # other content, same path
+    stale = checkpoints.check_directory(
+        tmp_path / "ck", request.run_key(request.load_problem()),
+        request.key_settings(str(data), 100, 2146),
+    )  # fmt: skip
+    assert stale == [0, 10]
+    redone = checkpoints.train(request, tmp_path / "ck", on_problem=said.append)
+    assert len(said) == 1 and f"the data {data} changed" in said[0] and "[0, 10]" in said[0]
+    assert not np.array_equal(redone[10].params, first[10].params)
+    assert redone[10].settings["data_sha256"] != first[10].settings["data_sha256"]
+
+
+def test_divergence_stops_at_its_step_and_keeps_the_checkpoints_before(tmp_path):
+    p = problems.load("mnist_tiny", seed=3)
+    with pytest.raises(training.TrainingDivergedError) as e:
+        checkpoints.train_recorded(
+            p, tmp_path, steps=40, record_steps=[0, 1, 40], lr=1e6, batch_size=100, seed=3,
+            key="k",
+        )  # fmt: skip
+    msg = str(e.value)
+    assert "training diverged at step" in msg and "lr = 1e+06" in msg
+    assert "the checkpoints of steps [0, 1] are kept" in msg
+    assert sorted(checkpoints.existing(tmp_path, "k")) == [0, 1]
