@@ -73,8 +73,9 @@ def _certified(plan: Plan, o: dict) -> dict:
         store = BasisStore.open(str(acc))
         if store.solved and store.settings.k == plan.accurate.k:
             single = {k: o[k] for k in ("id", "url", "certificate")}
+            rec = store.certificate().record()
             o = o | {"id": sketching.identity(store, t), "url": str(acc), "mode": "accurate",
-                     "certificate": store.certificate().record(), "single_pass": single}  # fmt: skip
+                     "certificate": rec, "single_pass": single}  # fmt: skip
     return o
 
 
