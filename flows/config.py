@@ -11,20 +11,19 @@ A run validates its configuration once (``hessian_sketch.flows.loading``: ``load
 file, ``resolve`` for any form); ``hessian_sketch.flows.plan.Plan`` then turns it into the typed
 request of each stage.
 
-Renamed fields keep working under their old names (``RENAMED``): ``sketch.block_size`` is now
-``sketch.vectors_per_pass`` (vectors per pass over the data); the store's job width has its own
-name, ``sketch.vectors_per_block`` (default: ``vectors_per_pass``).
+Renamed fields keep working under their old names (``sections.RENAMED``): ``sketch.block_size``
+is now ``sketch.vectors_per_pass`` (vectors per pass over the data); the store's job width has
+its own name, ``sketch.vectors_per_block`` (default: ``vectors_per_pass``).
 """
 
 from __future__ import annotations
 
 import os
-import typing
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hessian import defaults, problems
 from hessian.devices import DEVICES
@@ -32,24 +31,7 @@ from hessian.devices import check as check_device
 from hessian.devices import resolve as resolve_device
 from hessian.exceptions import ConfigError, DeviceError
 from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL
-
-#: old field -> its new name (both dotted); the old names are still read
-RENAMED = {"sketch.block_size": "sketch.vectors_per_pass"}
-
-
-def renamed_fields(section, name: str):
-    """A section's mapping with its old field names replaced by the new ones."""
-    if not isinstance(section, dict):
-        return section
-    out = dict(section)
-    for old, new in RENAMED.items():
-        (sec, old_key), (_, new_key) = old.split("."), new.split(".")
-        if sec == name and old_key in out:
-            if new_key in out:
-                raise ValueError(f"{old_key} is the old name of {new_key}: give one of them")
-            out[new_key] = out.pop(old_key)
-    return out
-
+from hessian_sketch.flows.sections import Section, renamed_fields
 
 #: the largest seed accepted (torch's generators take 64-bit seeds; numpy's any)
 MAX_SEED = 2**63 - 1
@@ -58,43 +40,7 @@ TRACKING_SCHEMES = ("http", "https", "sqlite", "file", "postgresql", "mysql", "m
                     "databricks")  # fmt: skip
 
 
-def _allows_bool(annotation) -> bool:
-    if annotation is bool:
-        return True
-    return any(_allows_bool(a) for a in typing.get_args(annotation))
-
-
-def _has_bool(value) -> bool:
-    if isinstance(value, bool):
-        return True
-    return isinstance(value, list | tuple) and any(isinstance(v, bool) for v in value)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_as_number(cls, v, info):
-        """``k: true`` is not k = 1: a boolean is refused wherever the field is not a switch."""
-        field = cls.model_fields.get(info.field_name)
-        if field is not None and _has_bool(v) and not _allows_bool(field.annotation):
-            raise ValueError(f"expected {_kind(field.annotation)}, got the boolean {v!r}")
-        return v
-
-
-def _kind(annotation) -> str:
-    names = {int: "an integer", float: "a number", str: "text"}
-    args = typing.get_args(annotation) or (annotation,)
-    for a in args:
-        if a in names:
-            return names[a]
-        if typing.get_origin(a) is list:
-            return "a list of integers"
-    return "another type"
-
-
-class TrainConfig(_Section):
+class TrainConfig(Section):
     steps: int | None = Field(None, ge=0, description="SGD steps (default: last record step)")
     record_steps: list[int] | None = Field(
         None, description='steps to sketch: a list, or "start:stop:every" (stop included)'
@@ -131,7 +77,7 @@ class TrainConfig(_Section):
         return v
 
 
-class SketchConfig(_Section):
+class SketchConfig(Section):
     k: int | None = Field(None, ge=1, description="eigenpairs (default: the problem's)")
     s: int | None = Field(None, ge=1, description="HVPs, the inner sketch size (default 2k)")
     oversample: int | None = Field(
@@ -198,14 +144,14 @@ class SketchConfig(_Section):
         return v
 
 
-class AnalysisConfig(_Section):
+class AnalysisConfig(Section):
     random_draws: int = Field(defaults.RANDOM_DRAWS, ge=1)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     metric_ks: list[int] | None = Field(None, description="k for the Grassmannian metrics")
     table_ks: list[int] | None = Field(None, description="k shown in the final table")
 
 
-class ExactConfig(_Section):
+class ExactConfig(Section):
     enabled: bool | Literal["auto"] = Field(
         "auto", description=f"dense exact reference (auto: D <= {defaults.MAX_AUTO_EXACT_D:,})"
     )
@@ -215,7 +161,7 @@ class ExactConfig(_Section):
     )  # fmt: skip
 
 
-class DaskConfig(_Section):
+class DaskConfig(Section):
     address: str | None = Field(
         None,
         description='scheduler address; "inprocess" for no cluster; default: '
@@ -225,7 +171,7 @@ class DaskConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch threads per worker")
 
 
-class TrackingConfig(_Section):
+class TrackingConfig(Section):
     uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite in "
         "the run directory)",
@@ -274,7 +220,7 @@ def _state_dicts(checkpoint: str | dict[int, str], record_steps) -> dict[int, st
     return {int(t): str(Path(p).resolve()) for t, p in sorted(checkpoint.items())}
 
 
-class RunConfig(_Section):
+class RunConfig(Section):
     name: str | None = None
     problem: str = Field(
         "mnist_mini", description='a built-in or registered problem, or "package.module:factory"'

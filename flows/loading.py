@@ -4,7 +4,7 @@
     cfg = load_config("configs/tiny.yaml", ["sketch.k=20"])
     cfg = resolve({"problem": "mnist_tiny", "sketch": {"k": 8}})
 
-Old field names (``config.RENAMED``) are read under their new names. Every problem is one
+Old field names (``sections.RENAMED``) are read under their new names. Every problem is one
 ``ConfigError`` whose message names the file and the field.
 """
 
@@ -18,7 +18,8 @@ import yaml
 from pydantic import ValidationError
 
 from hessian.exceptions import ConfigError
-from hessian_sketch.flows.config import RENAMED, RunConfig, renamed_fields
+from hessian_sketch.flows.config import RunConfig
+from hessian_sketch.flows.sections import RENAMED, renamed_fields
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -62,9 +62,8 @@ def check(plan: Plan, *, sketches: bool = True) -> Accepted:
     source, n = problems.check_data(
         cfg.problem, cfg.data, n_hessian=cfg.n_hessian, n_train=cfg.train.n_train
     )
-    settings = plan.train.key_settings(source, n, cfg.D)
-    key = checkpoints.run_key(**settings)
-    legacy = checkpoints.run_key(**{k: v for k, v in settings.items() if k != "data_sha256"})
+    settings = {} if plan.train.state_dicts else plan.train.key_settings(source, n, cfg.D)
+    key, legacy = plan.train.key(source, n, cfg.D), plan.train.legacy(source, n, cfg.D)
     accepted = Accepted()
     if lay.checkpoints.is_dir():
         accepted.stale_steps = checkpoints.check_directory(

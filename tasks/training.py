@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from hessian.training import TrainRequest, checkpoints
+from hessian.training import TrainRequest, runs
 from hessian_sketch.tasks._cache import file_sha256
 from hessian_sketch.tasks._retry import transient
 
@@ -22,9 +22,7 @@ def train(request: TrainRequest, directory: str) -> dict[int, dict]:
         trained.add(ck.step)
         log.info(f"step {ck.step}: train loss {ck.loss:.4f}, accuracy {ck.accuracy:.3f}")
 
-    cks = checkpoints.train(
-        request, directory, on_record=report, progress=True, on_problem=log.warning
-    )
+    cks = runs.train(request, directory, on_record=report, progress=True, on_problem=log.warning)
     if trained:
         D = next(iter(cks.values())).params.size
         log.info(

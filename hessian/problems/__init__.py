@@ -14,6 +14,7 @@ Your own model and data: a factory returning a ``UserProblem``, named by its imp
 from .custom import (
     SETTINGS,
     UserProblem,
+    check_data,
     factory_path,
     is_import_path,
     load,
@@ -33,7 +34,7 @@ from .data import (
     synthetic,
 )
 from .models import num_params
-from .registry import PROBLEMS, Problem, ProblemSettings, build_model, check_data
+from .registry import PROBLEMS, Problem, ProblemSettings, build_model
 
 __all__ = [
     "PROBLEMS",

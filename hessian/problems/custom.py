@@ -50,6 +50,7 @@ from .registry import Problem, ProblemSettings
 __all__ = [
     "SETTINGS",
     "UserProblem",
+    "check_data",
     "factory_path",
     "is_import_path",
     "load",
@@ -332,6 +333,25 @@ def load(
         data_source=f"factory {path}" + ("" if data is None else f" ({data})"),
         loss=up.loss or F.cross_entropy,
     )  # fmt: skip
+
+
+def check_data(
+    name: str,
+    data=None,
+    *,
+    n_hessian: int | None = None,
+    n_train: int | None = None,
+) -> tuple[str, int]:
+    """``hessian.problems.registry.check_data`` for any problem: a user problem is built (its
+    factory called, its data checked as ``load`` checks them) before anything is trained.
+
+    Returns:
+        (source, n): ``Problem.data_source`` and the number of training samples.
+    """
+    if name in registry.PROBLEMS:
+        return registry.check_data(name, data, n_hessian=n_hessian, n_train=n_train)
+    p = load(name, data, n_hessian=n_hessian, n_train=n_train)
+    return p.data_source, len(p.train_data[1])
 
 
 def settings(name: str) -> ProblemSettings:

@@ -12,12 +12,13 @@ checkpoint that looks complete.
 
 trains only what is missing: it restarts from the latest checkpoint (plain SGD has no state but
 the parameters and the batch order, which ``training.sgd`` replays from the seed).
-``train(TrainRequest(...), directory)`` does the same for a run described by its request: it
-loads the problem and derives the run key itself.
+``runs.train(TrainRequest(...), directory)`` does the same for a run described by its request:
+it loads the problem and derives the run key itself.
 
 A model trained elsewhere comes in as a ``state_dict`` file per step (``torch.save(
-model.state_dict(), path)``): ``from_state_dicts`` (or a ``TrainRequest`` with ``state_dicts``)
-writes the same checkpoints from them instead of training, so every later stage is unchanged.
+model.state_dict(), path)``): ``runs.from_state_dicts`` (or a ``TrainRequest`` with
+``state_dicts``) writes the same checkpoints from them instead of training, so every later stage
+is unchanged.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hessian import problems
-from hessian._files import atomic_savez, content_sha256
-from hessian.exceptions import CheckpointMismatchError, StateDictError, TrainingDivergedError
+from hessian._files import atomic_savez
+from hessian.exceptions import CheckpointMismatchError, TrainingDivergedError
 from hessian.operators.params import flat_buffers, load_flat_buffers, load_flat_params
 from hessian.training import loop
 
@@ -323,177 +323,3 @@ def train_recorded(
             )  # fmt: skip
             raise TrainingDivergedError(f"{e}; {where}") from None
     return {t: have[t] for t in record}
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """What a training run is: the problem and its data, and plain SGD's settings.
-
-    Attributes:
-        problem, data, n_train, n_hessian: as in ``hessian.problems.load``.
-        steps: SGD updates; ``record_steps``: the steps checkpointed (0..steps).
-        lr, batch_size, seed: the run (the seed also initialises the model).
-        state_dicts: ``(step, path)`` pairs of ``state_dict`` files of a model trained
-            elsewhere: their parameters are the checkpoints of those steps, and nothing is
-            trained (empty: SGD).
-    """
-
-    problem: str
-    steps: int
-    record_steps: tuple[int, ...]
-    lr: float
-    batch_size: int
-    seed: int
-    data: str | None = None
-    n_train: int | None = None
-    n_hessian: int | None = None
-    state_dicts: tuple[tuple[int, str], ...] = ()
-
-    def __post_init__(self):
-        object.__setattr__(self, "record_steps", tuple(int(t) for t in self.record_steps))
-        pairs = tuple(sorted((int(t), str(p)) for t, p in dict(self.state_dicts).items()))
-        object.__setattr__(self, "state_dicts", pairs)
-
-    def load_problem(self) -> problems.Problem:
-        """The problem at its seeded initialisation."""
-        return problems.load(
-            self.problem, self.data, n_train=self.n_train, n_hessian=self.n_hessian,
-            seed=self.seed,
-        )  # fmt: skip
-
-    def key_settings(self, source: str, n: int, D: int) -> dict:
-        """What the run key hashes: the settings, and the content of a data file or directory
-        (its SHA-256, hashed once per size and mtime), so a file replaced in place makes the
-        checkpoints stale."""
-        out = {"problem": self.problem, "data": source, "n": int(n), "D": int(D),
-               "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed}  # fmt: skip
-        if source not in ("digits", "synthetic", "tensors") and Path(source).exists():
-            out["data_sha256"] = content_sha256(source)
-        return out
-
-    def run_key(self, problem: problems.Problem) -> str:
-        """The key of this run's checkpoints (``problem``: as ``load_problem`` gives it)."""
-        if self.state_dicts:  # the files themselves define the run
-            return run_key(
-                problem=self.problem, data=problem.data_source, D=problem.D,
-                state_dicts=[(t, content_sha256(p)) for t, p in self.state_dicts],
-            )  # fmt: skip
-        return run_key(**self.key_settings(*_described(problem)))
-
-    def legacy_key(self, problem: problems.Problem) -> str:
-        """The key versions before content fingerprints gave this run."""
-        settings = self.key_settings(*_described(problem))
-        settings.pop("data_sha256", None)
-        return run_key(**settings)
-
-
-def _described(problem: problems.Problem) -> tuple[str, int, int]:
-    return problem.data_source, len(problem.train_data[1]), problem.D
-
-
-def train(
-    request: TrainRequest,
-    directory: str | Path,
-    *,
-    on_record: Callable[[Checkpoint], None] | None = None,
-    progress: bool = False,
-    on_problem: Callable[[str], None] | None = None,
-) -> dict[int, Checkpoint]:
-    """``train_recorded`` for the run of ``request``: {step: Checkpoint} for every recorded step;
-    ``on_record`` is called with each checkpoint this call writes, ``on_problem`` with a line
-    for each damaged or stale checkpoint (trained again)."""
-    problem = request.load_problem()
-    if request.state_dicts:
-        return from_state_dicts(
-            problem, directory, dict(request.state_dicts), key=request.run_key(problem),
-            on_record=on_record,
-        )  # fmt: skip
-    return train_recorded(
-        problem, directory, steps=request.steps, record_steps=request.record_steps,
-        lr=request.lr, batch_size=request.batch_size, seed=request.seed,
-        key=request.run_key(problem), on_record=on_record, progress=progress,
-        settings=request.key_settings(*_described(problem)),
-        legacy_key=request.legacy_key(problem), on_problem=on_problem,
-    )  # fmt: skip
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a ``state_dict`` file (``torch.save(model.state_dict(), path)``; also a
-    dict holding one under ``state_dict``, ``model_state_dict`` or ``model``; a ``module.``
-    prefix of DistributedDataParallel is dropped). Read with ``weights_only=True``.
-
-    Raises:
-        FileNotFoundError: no such file. StateDictError: not a state_dict.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such state_dict file: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise StateDictError(f"{path} is not a readable state_dict file: {e}") from None
-    for key in ("state_dict", "model_state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise StateDictError(f"{path} does not hold a state_dict (a dict of tensors)")
-    if obj and all(k.startswith("module.") for k in obj):
-        obj = {k.removeprefix("module."): v for k, v in obj.items()}
-    return obj
-
-
-def load_state_dict(model: torch.nn.Module, path: str | Path, *, what: str = "the model") -> None:
-    """Copy the parameters and buffers of a ``state_dict`` file into ``model``.
-
-    Raises:
-        StateDictError: names and shapes that do not match the model, all in one message.
-    """
-    sd = read_state_dict(path)
-    want = model.state_dict()
-    missing = [k for k in want if k not in sd]
-    unexpected = [k for k in sd if k not in want]
-    shapes = [
-        f"{k}: file {tuple(sd[k].shape)}, model {tuple(want[k].shape)}"
-        for k in want
-        if k in sd and sd[k].shape != want[k].shape
-    ]
-    if missing or unexpected or shapes:
-        parts = [f"shapes differ ({'; '.join(shapes)})"] if shapes else []
-        parts += [f"missing {missing}"] if missing else []
-        parts += [f"unexpected {unexpected}"] if unexpected else []
-        raise StateDictError(f"{path} does not fit {what}: {', '.join(parts)}")
-    with torch.no_grad():
-        model.load_state_dict({k: v.to(want[k].dtype) for k, v in sd.items()})
-
-
-def from_state_dicts(
-    problem,
-    directory: str | Path,
-    state_dicts: dict[int, str | Path],
-    *,
-    key: str,
-    on_record: Callable[[Checkpoint], None] | None = None,
-) -> dict[int, Checkpoint]:
-    """Checkpoints of a model trained elsewhere: step -> ``state_dict`` file, each loaded into
-    ``problem.model``, evaluated on the training data and written as the checkpoint of its step
-    (existing ones of the same files are reused).
-
-    Raises:
-        StateDictError: a file whose names or shapes do not fit the problem's model.
-    """
-    have = existing(directory, key)
-    for step, path in sorted(state_dicts.items()):
-        if step in have:
-            continue
-        load_state_dict(problem.model, path, what=f"the model of problem {problem.name}")
-        loss, acc = loop.evaluate(problem.model, problem.train_data, loss=problem.loss)
-        ck_path = save(
-            directory, step, torch.nn.utils.parameters_to_vector(problem.model.parameters())
-            .detach().cpu().numpy(), loss=loss, accuracy=acc, key=key,
-            buffers=flat_buffers(problem.model),
-        )  # fmt: skip
-        have[step] = load(ck_path)
-        if on_record is not None:
-            on_record(have[step])
-    return {t: have[t] for t in sorted(state_dicts)}
