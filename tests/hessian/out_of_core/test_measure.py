@@ -45,12 +45,17 @@ def test_sigkill_of_a_worker_process_is_survived(tmp_path):
             time.sleep(0.05)
         done_at_kill = np.flatnonzero(store.done())
         stamps = store.finished_at()[done_at_kill]
+        killed_at = time.time()
         os.kill(pid, signal.SIGKILL)
         t.join(timeout=180)
         new_pid = next(iter(client.run(os.getpid).values()))
     assert new_pid != pid and store.done().all()
     measured = out["rep"].measured  # by this run, before and after the kill: each block once
-    assert sorted(measured) == list(range(s // block)), measured
+    assert len(measured) == len(set(measured)), measured
+    # a block the worker wrote just before it was killed is kept (not measured again), though
+    # its report died with the worker
+    lost = sorted(set(range(s // block)) - set(measured))
+    assert len(lost) <= 1 and all(store.finished_at()[b] <= killed_at for b in lost), lost
     np.testing.assert_array_equal(store.finished_at()[done_at_kill], stamps)
     res = out_of_core.solve(url)
     ref = hessian.seigh(op, k=k, s=s, seed=5, noise="sparse", oversample=25)
