@@ -16,9 +16,8 @@ import time
 import numpy as np
 import torch
 
-from hessian.exceptions import StoreMismatchError
-from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core.basis_store import BasisStore
+from hessian.out_of_core.blocks import worker_operator
 
 _OPERATORS: dict[str, object] = {}  # this process's operators, by store URL
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -27,16 +26,7 @@ _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 def _operator(store: BasisStore, op=None):
     if store.url in _OPERATORS:
         return _OPERATORS[store.url]
-    if op is None:
-        spec = OperatorSpec.from_json(store.group.attrs["spec"])
-        op = spec.build(store.params(), store.buffers())
-    fp = fingerprint(op)
-    if fp != store.group.attrs["fingerprint"]:
-        raise StoreMismatchError(
-            f"the operator rebuilt in process {os.getpid()} differs from the one the store at "
-            f"{store.url} was made for (fingerprint {fp[:12]} vs "
-            f"{store.group.attrs['fingerprint'][:12]}): data or parameters differ"
-        )
+    op = worker_operator(store, store.url, op)
     _OPERATORS[store.url] = op
     return op
 

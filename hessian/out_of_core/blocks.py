@@ -54,29 +54,39 @@ def _context(url: str, op=None) -> _Context:
     ctx = _CONTEXTS.get(url)
     if ctx is None:
         store = SketchStore.open(url, mode="r+")
-        if op is None:
-            op = _build(OperatorSpec.from_json(store.group.attrs["spec"]), store)
-        fp = fingerprint(op)
-        if fp != store.group.attrs["fingerprint"]:
-            raise StoreMismatchError(
-                f"the operator rebuilt in process {os.getpid()} differs from the one the store "
-                f"at {url} was made for (fingerprint {fp[:12]} vs "
-                f"{store.group.attrs['fingerprint'][:12]}): data or parameters differ"
-            )
+        op = worker_operator(store, url, op)
         st = store.settings
         ctx = _Context(store, op, *sketch_pair(st.noise, st.s, st.D, st.seed))
         _CONTEXTS[url] = ctx
     return ctx
 
 
-def _build(spec: OperatorSpec, store: SketchStore):
-    """The store's operator, rebuilt in this process from its spec; a user problem that does not
-    import here fails with one message naming its path and this worker."""
-    try:
-        return spec.build(store.params(), store.buffers())
-    except ProblemError as e:
-        where = spec.factory or spec.problem
-        raise ProblemError(f"worker {_WORKER} cannot build the problem {where!r}: {e}") from None
+def worker_operator(store, url: str, op=None):
+    """The operator of a store (a sketch or an accurate basis store: its spec, params, buffers
+    and fingerprint), rebuilt in this process unless ``op`` is given, and checked against the
+    store's fingerprint. A user problem that does not import here fails with one message naming
+    its path and this worker.
+
+    Raises:
+        ProblemError: the problem does not build here. StoreMismatchError: another operator.
+    """
+    if op is None:
+        spec = OperatorSpec.from_json(store.group.attrs["spec"])
+        try:
+            op = spec.build(store.params(), store.buffers())
+        except ProblemError as e:
+            where = spec.factory or spec.problem
+            raise ProblemError(
+                f"worker {_WORKER} cannot build the problem {where!r}: {e}"
+            ) from None
+    fp = fingerprint(op)
+    if fp != store.group.attrs["fingerprint"]:
+        raise StoreMismatchError(
+            f"the operator rebuilt in process {os.getpid()} differs from the one the store at "
+            f"{url} was made for (fingerprint {fp[:12]} vs "
+            f"{store.group.attrs['fingerprint'][:12]}): data or parameters differ"
+        )
+    return op
 
 
 def _write(ctx: _Context, j: int, Y: np.ndarray, claim) -> None:
