@@ -122,7 +122,8 @@ def _tracking(cfg) -> None:
 
 
 def _stores(plan: Plan, stale: list[int]) -> None:
-    """Existing stores: same settings and operator description; new ones: disk space."""
+    """Existing stores: same settings and operator description; new ones (the sketch stores and,
+    in accurate mode, the accurate solver's): disk space."""
     D = plan.config.D
     want = plan.sketch.settings(D)
     mine = json.loads(plan.sketch.operator.to_json())
@@ -143,4 +144,6 @@ def _stores(plan: Plan, stale: list[int]) -> None:
                     if theirs and theirs.get(k) != mine.get(k)}  # fmt: skip
             store.refuse_differences(diff)
         needs.append((str(path), want))
+        if plan.accurate is not None:  # its basis store, after the sketch: refused up front too
+            needs.append((str(plan.layout.accurate(t)), plan.accurate.settings(D)))
     check_space(needs)

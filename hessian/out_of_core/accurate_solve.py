@@ -23,8 +23,6 @@ done a row chunk at a time through a staging chunk, is finished from where it st
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -33,11 +31,12 @@ import torch
 
 from hessian import defaults
 from hessian._checks import check_k, memory_budget
-from hessian.exceptions import InsufficientSpaceError, StoreMismatchError
+from hessian.exceptions import StoreMismatchError
 from hessian.operators.spec import OperatorSpec, fingerprint
 from hessian.out_of_core import cluster
 from hessian.out_of_core.basis_jobs import Jobs, forget
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
+from hessian.out_of_core.space import check_space
 from hessian.out_of_core.stored_basis import StoredBasis, state_arrays, write_start
 from hessian.solvers import krylov_schur as ks
 from hessian.solvers.accurate import VERIFY_PAIRS, merged_certificate
@@ -140,21 +139,6 @@ def _warm_start(url: str, op_fp: str, D: int, k: int) -> _Warm:
     return _Warm(src, kw)
 
 
-def _check_space(url: str, st: AccurateSettings) -> None:
-    from pathlib import Path
-
-    parent = Path(url)
-    while not parent.exists():
-        parent = parent.parent
-    need, free = st.bytes_on_disk(), shutil.disk_usage(parent).free
-    if need > free:
-        raise InsufficientSpaceError(
-            f"the accurate solve at {url} needs {need / 2**30:.1f} GiB on disk (basis of "
-            f"{st.columns} columns at D = {st.D:,}, {st.dtype}); {free / 2**30:.1f} GiB are "
-            "free there. Lower n_max or use dtype float32."
-        )
-
-
 def accurate(
     url: str,
     request: AccurateRequest,
@@ -188,9 +172,7 @@ def accurate(
     D = built.D
     warm = _warm_start(warm_start, fp, D, request.k) if warm_start else None
     st = request.settings(D, warm_start=str(warm_start or ""))
-    path_exists = os.path.exists(os.path.join(url, "zarr.json"))
-    if not path_exists:
-        _check_space(url, st)
+    check_space([(url, st)])  # a store already there needs only what it lacks
     store = BasisStore.open_or_create(url, st, fp, request.operator.to_json(), theta, buffers)
     if store.solved:
         return AccurateResult(store.eigenvalues(), store, store.certificate(),
@@ -227,7 +209,7 @@ def accurate(
     forget(store.url)
     info = {
         "k": st.k, "block": st.block, "n_max": st.n_max, "keep": st.keep, "tol": st.tol,
-        "subspace_tol": st.subspace_tol, "converged": out.converged,
+        "subspace_tol": st.subspace_tol, "converged": bool(out.converged),
         "restarts": out.state.restarts, "steps": out.state.steps,
         "products": jobs.products, "krylov_products": out.state.products,
         "hvp_seconds": jobs.seconds, "jobs_run": jobs.jobs, "workers": sorted(jobs.workers),

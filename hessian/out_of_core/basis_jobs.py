@@ -49,7 +49,9 @@ def product_job(url: str, src: str, c0: int, c1: int, dst: str, d0: int, flags: 
     else:
         Y = A.matmat_rows(torch.from_numpy(V)).cpu().numpy().T
     seconds = time.perf_counter() - t
-    store.group[dst][:, d0 : d0 + (c1 - c0)] = Y.astype(store.settings.dtype, copy=False)
+    Y = Y.astype(store.settings.dtype, copy=False)
+    for a, b in store.row_chunks():
+        store.write(dst, a, b, d0, Y[a:b])
     store.group[flags][j] = key
     return {"job": j, "status": "measured", "seconds": seconds, "worker": _WORKER}
 

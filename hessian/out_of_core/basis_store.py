@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 import zarr
 from zarr.codecs import Crc32cCodec
@@ -76,6 +78,11 @@ class AccurateSettings:
     def n_jobs(self) -> int:
         return math.ceil(self.block / self.job_width)
 
+    @property
+    def nbytes(self) -> int:
+        """The store's size when full (``space.check_space`` compares it with the free disk)."""
+        return self.bytes_on_disk()
+
     def bytes_on_disk(self) -> int:
         """The store's size when full: basis, products, checks, staging (and the params)."""
         item = np.dtype(self.dtype).itemsize
@@ -92,6 +99,7 @@ class BasisStore:
         self.group = group
         self.path = Path(url)
         self.settings = AccurateSettings(**group.attrs["settings"])
+        self._arrays: dict[str, zarr.Array] = {}
 
     @classmethod
     def open(cls, url: str, mode: str = "r") -> BasisStore:
@@ -191,7 +199,11 @@ class BasisStore:
 
     def read(self, name: str, a: int, b: int, cols=slice(None)) -> np.ndarray:
         """Rows a..b-1 of array ``name`` (columns ``cols``) in float64; CorruptBlockError when a
-        chunk fails its checksum or was never written."""
+        chunk fails its checksum or was never written. Whole chunks are read from their files
+        directly (``_direct``)."""
+        out = self._direct(name, a, b, cols)
+        if out is not None:
+            return out
         try:
             X = self.group[name][a:b, cols]
         except ValueError as e:
@@ -199,6 +211,92 @@ class BasisStore:
         if not np.isfinite(X).all():
             raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b} are missing or damaged")
         return X.astype(np.float64, copy=False)
+
+    def _direct(self, name: str, a: int, b: int, cols) -> np.ndarray | None:
+        """The read of ``read`` from the chunk files themselves, checksum checked, for chunk-
+        aligned rows and columns of a local array laid out as ``open_or_create`` makes it
+        (little-endian values, then the CRC32C); None otherwise (zarr reads it).
+
+        Why: zarr's read of a row chunk across the basis' column chunks (one per block) costs
+        3-4x the bytes' own read and checksum here (measured: 3.0 s against 0.8 s per pass over a
+        2M x 240 float32 basis, 2 cores), and the passes read the whole basis twice per step.
+        """
+        arr = self._aligned(name, a, b, cols)
+        if arr is None:
+            return None
+        (rc, cc), C = arr.chunks, arr.shape[1]
+        c0, c1, _ = cols.indices(C)
+        dtype = np.dtype(arr.dtype).newbyteorder("<")
+        out = np.empty((b - a, c1 - c0), order="F")  # the per-chunk copy is 2x faster so
+        encode = arr.metadata.chunk_key_encoding.encode_chunk_key
+        for i in range(a // rc, -(-b // rc)):
+            r0 = i * rc - a
+            for j in range(c0 // cc, -(-c1 // cc)):
+                path = self.path / name / encode((i, j))
+                try:
+                    data = np.fromfile(path, dtype=np.uint8)
+                except FileNotFoundError:
+                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk "
+                                            f"{i},{j} was never written") from None  # fmt: skip
+                body = data[:-4]
+                if len(body) != rc * cc * dtype.itemsize or (
+                    np.uint32(google_crc32c.value(body)).tobytes() != data[-4:].tobytes()
+                ):
+                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk {i},{j} "
+                                            "fails its checksum")  # fmt: skip
+                block = body.view(dtype).reshape(rc, cc)[: min(rc, b - a - r0), : c1 - j * cc]
+                if not np.isfinite(block).all():  # checked while the chunk is in cache
+                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk {i},{j} "
+                                            "holds missing values")  # fmt: skip
+                out[r0 : r0 + len(block), j * cc - c0 : j * cc - c0 + block.shape[1]] = block
+        return out
+
+    def _aligned(self, name: str, a: int, b: int, cols) -> zarr.Array | None:
+        """The array when rows a..b and ``cols`` cover whole chunks of a local array laid out
+        as ``open_or_create`` makes it (little-endian values, then the CRC32C), else None."""
+        arr = self._arrays.get(name)
+        if arr is None:  # opening an array reads its metadata: once per store object
+            arr = self._arrays[name] = self.group[name]
+        (rc, cc), (D, C) = arr.chunks, arr.shape
+        c0, c1, step = cols.indices(C) if isinstance(cols, slice) else (0, 0, 0)
+        codecs = arr.metadata.codecs
+        if (step != 1 or c1 <= c0 or a % rc or (b % rc and b != D) or c0 % cc
+                or (c1 % cc and c1 != C) or len(codecs) != 2
+                or not isinstance(codecs[1], Crc32cCodec)
+                or getattr(codecs[0], "endian", None) is None
+                or codecs[0].endian.value != "little" or "://" in self.url):  # fmt: skip
+            return None
+        return arr
+
+    def write(self, name: str, a: int, b: int, c0: int, X: np.ndarray) -> None:
+        """Rows a..b-1, columns c0.. of array ``name`` <- X (cast to the array's dtype). Whole
+        chunks are written as their files directly, each through a temporary file and a rename
+        (a killed writer leaves the old chunk or the new one, never half of one); zarr's write
+        of the basis' (chunk_rows x b) chunks ran at ~140 MB/s here, a fifth of this."""
+        cols = slice(c0, c0 + X.shape[1])
+        arr = self._aligned(name, a, b, cols)
+        if arr is None:
+            self.group[name][a:b, cols] = X.astype(self.group[name].dtype, copy=False)
+            return
+        (rc, cc), C = arr.chunks, arr.shape[1]
+        dtype = np.dtype(arr.dtype).newbyteorder("<")
+        encode = arr.metadata.chunk_key_encoding.encode_chunk_key
+        chunk = np.empty((rc, cc), dtype=dtype)
+        for i in range(a // rc, -(-b // rc)):
+            r0 = i * rc - a
+            rows = min(rc, b - a - r0)
+            for j in range(c0 // cc, -(-(c0 + X.shape[1]) // cc)):
+                width = min(cc, C - j * cc)
+                chunk[...] = np.nan  # the fill value beyond the array's edge, as zarr pads
+                chunk[:rows, :width] = X[r0 : r0 + rows, j * cc - c0 : j * cc - c0 + width]
+                body = chunk.tobytes()
+                path = self.path / name / encode((i, j))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as f:
+                    f.write(body)
+                    f.write(np.uint32(google_crc32c.value(body)).tobytes())
+                os.replace(tmp, path)
 
     # --- the solution ---------------------------------------------------------------------
     def write_solution(self, eigenvalues, transform, info: dict, certificate) -> None:

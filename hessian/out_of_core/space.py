@@ -1,5 +1,6 @@
-"""Disk space, checked before a sketch starts: what its stores need (``SketchSettings.nbytes``;
-a store already there needs only what it lacks) against what is free on their filesystems."""
+"""Disk space, checked before a sketch or an accurate solve starts: what its stores need (their
+settings' ``nbytes``: ``SketchSettings``, ``AccurateSettings``; a store already there needs only
+what it lacks) against what is free on their filesystems."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 from hessian.defaults import SPACE_MARGIN
 from hessian.exceptions import InsufficientSpaceError
-from hessian.out_of_core.settings import SketchSettings
 from hessian.out_of_core.store import _local_path
 
 __all__ = ["check_space"]
@@ -22,9 +22,9 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def check_space(needs: list[tuple[str, SketchSettings]]) -> None:
-    """Refuse, before anything is written, sketches whose stores would not fit on their
-    filesystems: ``needs`` is (url, settings) per store; a local store already there needs only
+def check_space(needs: list[tuple[str, object]]) -> None:
+    """Refuse, before anything is written, stores that would not fit on their filesystems:
+    ``needs`` is (url, settings with ``nbytes``) per store; a local store already there needs only
     what it lacks (nothing, when it is complete). Remote stores are not checked.
 
     Raises:
@@ -47,11 +47,14 @@ def check_space(needs: list[tuple[str, SketchSettings]]) -> None:
         base = items[0][0]
         free = shutil.disk_usage(base).free
         if need + SPACE_MARGIN > free:
-            what = items[0][2] if len(items) == 1 else f"{len(items)} sketch stores"
+            big = max(items, key=lambda item: item[1])
+            what = items[0][2] if len(items) == 1 else (
+                f"{len(items)} stores (the largest: {big[2]}, {_size(big[1])})")  # fmt: skip
             raise InsufficientSpaceError(
                 f"not enough disk space for {what}: needs {_size(need)} ({need:,} bytes), "
                 f"{_size(free)} ({free:,} bytes) free on the filesystem of {base}; free space, "
-                "or choose a smaller sketch (sketch.k, sketch.s) or another run_dir"
+                "or choose a smaller sketch (sketch.k, sketch.s; sketch.n_max in accurate mode) or "
+                "another run_dir"
             )
 
 

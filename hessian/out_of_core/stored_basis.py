@@ -49,7 +49,7 @@ class StoredBasis:
 
     def write(self, a: int, b: int, c0: int, X: np.ndarray) -> np.ndarray:
         Xs = X.astype(self.st.dtype)
-        self.store.group["basis"][a:b, c0 : c0 + X.shape[1]] = Xs
+        self.store.write("basis", a, b, c0, Xs)
         if self.mirror is not None:
             self.mirror[a:b, c0 : c0 + X.shape[1]] = Xs
         return Xs.astype(np.float64)

@@ -171,7 +171,7 @@ def run(basis: Basis, s: Settings, state: State, *, save=None, progress=None) ->
             if progress is not None:
                 progress(state, float(top.max()), cert.certified_rank)
             if cert.certified_rank >= s.k or top.max() <= s.floor * s.tol or out_of_budget:
-                done = cert.certified_rank >= s.k or top.max() <= s.floor * s.tol
+                done = bool(cert.certified_rank >= s.k or top.max() <= s.floor * s.tol)
                 return Outcome(w[: s.k], U[:, : s.k], state.n, cert, done, state)
             if full:
                 m = s.keep

@@ -378,8 +378,17 @@ CASES = [
     Case(
         "no-disk-space",
         ["run", "c.yaml"],
-        "not enough disk space for 3 sketch stores: needs",
+        "not enough disk space for 3 stores: needs",
         {"c.yaml": "problem: wide_mlp\nsketch: {k: 5000, s: 10000}\n"},
+    ),
+    Case(  # the sketch would fit; the accurate solver's basis (n_max columns) would not
+        "no-disk-space-accurate",
+        ["run", "c.yaml"],
+        "/runs/c/accurate/step_000100.zarr, 42.3 TB): needs",
+        {
+            "c.yaml": "problem: wide_mlp\ntrain: {record_steps: [100]}\n"
+            "sketch: {k: 10, s: 20, mode: accurate, n_max: 1000000}\n"
+        },
     ),
     # --- commands ---
     Case(

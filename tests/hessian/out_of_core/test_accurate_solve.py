@@ -11,9 +11,9 @@ import pytest
 import hessian
 from hessian.exceptions import CorruptBlockError, StoreMismatchError
 from hessian.out_of_core import stored_basis
-from hessian.out_of_core.accurate_solve import _check_space
 from hessian.out_of_core.accurate_solve import accurate as run_accurate
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
+from hessian.out_of_core.space import check_space
 from hessian.study.metrics import subspace_overlap
 
 from .helpers import run, start_runner
@@ -139,6 +139,18 @@ def test_a_damaged_basis_is_detected(tmp_path, solved):
 def test_too_little_disk_is_refused_up_front(tmp_path):
     st = AccurateSettings(D=10**9, k=1000, block=64, n_max=2256, keep=1600, tol=1e-2,
                           subspace_tol=1e-2)  # fmt: skip
-    with pytest.raises(OSError, match=r"needs \d+\.\d GiB on disk .* GiB are free"):
-        _check_space(str(tmp_path / "big.zarr"), st)
+    with pytest.raises(OSError, match=r"big.zarr: needs \d+\.\d TB .* free on the filesystem"):
+        check_space([(str(tmp_path / "big.zarr"), st)])
     assert not (tmp_path / "big.zarr").exists()
+
+
+def test_out_of_budget_stops_with_what_it_has_uncertified(tmp_path, op):
+    """A budget too small to converge: the solve ends, stores what it has, says it did not
+    converge and certifies less than k (never a silent success); the store reads back."""
+    res = run_accurate(str(tmp_path / "b.zarr"), accurate_request(KA, B, max_products=5 * B),
+                       scheduler="inprocess", op=op)  # fmt: skip
+    assert res.info["converged"] is False and res.info["krylov_products"] <= 5 * B
+    assert res.certificate.certified_rank < KA
+    again = BasisStore.open(res.url)
+    assert again.solved and again.solve_info["converged"] is False
+    assert again.certificate().certified_rank == res.certificate.certified_rank
