@@ -1,0 +1,88 @@
+"""Where an out-of-core accurate solve's time goes, step by step: products against basis I/O and
+algebra, on the peers' problem (its parameters cached in bench/results by ``bench/peers.py``).
+
+    .venv/bin/python bench/accurate_steps.py                       # wide_mlp, k = 100, 120 products
+    .venv/bin/python bench/accurate_steps.py --problem mlp_1m --max-products 400
+
+Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
+writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the basis reads and
+writes of the two streamed passes, and the rest of each step (the float64 inner products,
+the triangular solve, reading the products). Results: bench/results/accurate_steps.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hessian.operators import OperatorSpec
+from hessian.out_of_core import AccurateRequest, accurate, basis_jobs, stored_basis
+
+R = Path("bench/results")
+CASES = {"wide_mlp": (130, 4), "mlp_1m": (500, 32)}  # Hessian samples, products per pass (peers)
+
+
+def timed(cls, name: str, seconds: collections.Counter) -> None:
+    f = getattr(cls, name)
+
+    def wrapper(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return f(*a, **kw)
+        finally:
+            seconds[name] += time.perf_counter() - t
+
+    setattr(cls, name, wrapper)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default="wide_mlp", choices=sorted(CASES))
+    ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--block", type=int, default=8)
+    ap.add_argument("--max-products", type=int, default=120)
+    a = ap.parse_args()
+    params_file = R / f"params_{a.problem}_100.npy"
+    if not params_file.exists():
+        sys.exit(f"{params_file} is missing: run bench/peers.py --cases {a.problem} first")
+    seconds: collections.Counter = collections.Counter()
+    for name in ("step", "rows", "write"):
+        timed(stored_basis.StoredBasis, name, seconds)
+    timed(basis_jobs.Jobs, "run", seconds)
+    n_hessian, per_pass = CASES[a.problem]
+    spec = OperatorSpec(a.problem, n_hessian=n_hessian, batch_size=None, vectors_per_pass=per_pass)
+    url = R / "accurate_steps" / "a.zarr"
+    shutil.rmtree(url.parent, ignore_errors=True)
+    t = time.perf_counter()
+    try:
+        request = AccurateRequest(spec, k=a.k, block=a.block, max_products=a.max_products, verify=0)
+        res = accurate(str(url), request, np.load(params_file))
+    finally:
+        shutil.rmtree(url.parent, ignore_errors=True)
+    wall = time.perf_counter() - t
+    info = res.info
+    steps = max(1, info["steps"])
+    out = {
+        "problem": a.problem, "k": a.k, "block": a.block, "products": info["products"],
+        "steps": info["steps"], "wall": wall, "hvp_seconds": info["hvp_seconds"],
+        "product_jobs": seconds["run"], "basis_reads": seconds["rows"],
+        "basis_writes": seconds["write"],
+        "rest_of_steps": seconds["step"] - seconds["run"] - seconds["rows"] - seconds["write"],
+        "per_step": seconds["step"] / steps, "hvp_per_step": info["hvp_seconds"] / steps,
+        "cached": info["cached"], "date": time.strftime("%Y-%m-%d %H:%M"),
+    }  # fmt: skip
+    R.mkdir(exist_ok=True)
+    (R / "accurate_steps.json").write_text(json.dumps(out, indent=1))
+    for key, value in out.items():
+        print(f"{key:>15}: {value:.2f}" if isinstance(value, float) else f"{key:>15}: {value}")
+
+
+if __name__ == "__main__":
+    main()
