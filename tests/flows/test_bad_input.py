@@ -378,7 +378,7 @@ CASES = [
     Case(
         "no-disk-space",
         ["run", "c.yaml"],
-        "not enough disk space for 3 stores: needs",
+        "not enough disk space for 3 stores (the largest: ",
         {"c.yaml": "problem: wide_mlp\nsketch: {k: 5000, s: 10000}\n"},
     ),
     Case(  # the sketch would fit; the accurate solver's basis (n_max columns) would not
