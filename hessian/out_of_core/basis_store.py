@@ -227,7 +227,7 @@ class BasisStore:
         (rc, cc), C = arr.chunks, arr.shape[1]
         c0, c1, _ = cols.indices(C)
         dtype = np.dtype(arr.dtype).newbyteorder("<")
-        out = np.empty((b - a, c1 - c0), order="F")  # the per-chunk copy is 2x faster so
+        out = np.empty((b - a, c1 - c0), order="F")  # column-major: 2x faster per-chunk copies
         encode = arr.metadata.chunk_key_encoding.encode_chunk_key
         for i in range(a // rc, -(-b // rc)):
             r0 = i * rc - a
@@ -287,7 +287,8 @@ class BasisStore:
             rows = min(rc, b - a - r0)
             for j in range(c0 // cc, -(-(c0 + X.shape[1]) // cc)):
                 width = min(cc, C - j * cc)
-                chunk[...] = np.nan  # the fill value beyond the array's edge, as zarr pads
+                if rows < rc or width < cc:  # beyond the array's edge: the fill, as zarr pads
+                    chunk[...] = np.nan
                 chunk[:rows, :width] = X[r0 : r0 + rows, j * cc - c0 : j * cc - c0 + width]
                 body = chunk.tobytes()
                 path = self.path / name / encode((i, j))
