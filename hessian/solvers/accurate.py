@@ -81,7 +81,7 @@ def accurate_eigh(
         raise ValueError(f"block must be in 1..D/3 = {D // 3}, got {b}")
     if k + 3 * b > D:
         raise ValueError(f"k + 3 block = {k + 3 * b} exceeds D = {D}: use exact_eigh")
-    dn, dk = ks.default_sizes(k, b, D)
+    dn, _ = ks.default_sizes(k, b, D)
     n_max = int(n_max) if n_max else dn
     budget = memory_budget(memory)
     per_col = 8 * D
@@ -99,7 +99,7 @@ def accurate_eigh(
                 "whose basis lives on disk."
             )
         n_max = b * (fit // b)
-    keep = int(keep) if keep else min(dk, k + max(0, (n_max - 2 * b - k) // 2))
+    keep = int(keep) if keep else ks.default_keep(k, b, n_max)
     s = ks.Settings(k, b, n_max, keep, tol, subspace_tol, max_products or 0)
     X0 = ks.start_block(D, b, seed, warm_start)
     basis = ks.InMemoryBasis(A, X0, n_max, call, seed)

@@ -88,14 +88,23 @@ class Settings:
 
 
 def default_sizes(k: int, block: int, D: int) -> tuple[int, int]:
-    """(n_max, keep): a basis of max(2k + 4b, k + 8b) columns, at most D, and half of the room
-    beyond k kept at a restart; both multiples of b."""
+    """(n_max, keep): a basis of max(2k + 4b, k + 8b) columns, at most D, a multiple of b,
+    and ``default_keep`` Ritz vectors kept at a restart."""
     b = block
     n_max = min(max(2 * k + 4 * b, k + 8 * b), D)
     n_max = max(b * (n_max // b), k + 3 * b)  # room for keep >= k and two blocks
-    room = n_max - 2 * b - k
-    keep = k + max(0, room // 2)
-    return int(n_max), int(keep)
+    return int(n_max), default_keep(k, b, n_max)
+
+
+def default_keep(k: int, b: int, n_max: int) -> int:
+    """Ritz vectors kept at a restart: k and half of the room beyond k and two blocks, rounded
+    to a multiple of b when one lies in [k, n_max - 2b]: the basis then keeps its blocks on
+    the out-of-core store's column chunks, whose passes read whole chunk files."""
+    keep = k + max(0, (n_max - 2 * b - k) // 2)
+    down, up = b * (keep // b), b * -(-keep // b)
+    if down >= k:
+        return int(down)
+    return int(up if up + 2 * b <= n_max else keep)
 
 
 def budget_products(k: int) -> int:

@@ -8,10 +8,14 @@ from hessian.solvers import krylov_schur as ks
 
 
 def test_default_sizes_leave_room_for_two_blocks():
-    for k, b, D in ((20, 32, 10_000), (1000, 64, 10**7), (40, 8, 600), (5, 4, 40)):
+    cases = ((20, 32, 10_000), (1000, 64, 10**7), (40, 8, 600), (5, 4, 40), (100, 8, 10**7),
+             (20, 8, 7030), (355, 64, 7030))  # fmt: skip
+    for k, b, D in cases:
         n_max, keep = ks.default_sizes(k, b, D)
         assert n_max % b == 0 or n_max == D
         assert k <= keep and keep + 2 * b <= n_max <= D
+        # after a restart the blocks stay on the out-of-core store's column chunks
+        assert keep % b == 0, (k, b, keep)
         ks.Settings(k, b, n_max, keep)  # valid
     with pytest.raises(ValueError, match="keep"):
         ks.Settings(10, 8, 30, 9)
