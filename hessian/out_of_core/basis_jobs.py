@@ -40,18 +40,18 @@ def product_job(url: str, src: str, c0: int, c1: int, dst: str, d0: int, flags: 
     if int(store.group[flags][j]) == key:
         return {"job": j, "status": "done", "seconds": 0.0, "worker": _WORKER}
     A = _operator(store, op)
-    X = np.concatenate([store.read(src, a, b, slice(c0, c1)) for a, b in store.row_chunks()])
-    t = time.perf_counter()
     dtype = np.float32 if A.dtype == torch.float32 else np.float64
-    V = np.ascontiguousarray(X.T, dtype=dtype)  # drawn on the host, moved to the device
-    if hasattr(A, "host_rows"):  # the products cross back through its pinned host buffers
-        Y = A.host_rows(V).T
-    else:
-        Y = A.matmat_rows(torch.from_numpy(V)).cpu().numpy().T
-    seconds = time.perf_counter() - t
-    Y = Y.astype(store.settings.dtype, copy=False)
+    V = np.empty((c1 - c0, store.settings.D), dtype=dtype)  # rows: the operator's layout
     for a, b in store.row_chunks():
-        store.write(dst, a, b, d0, Y[a:b])
+        store.read(src, a, b, slice(c0, c1), out=V[:, a:b].T)
+    t = time.perf_counter()
+    if hasattr(A, "host_rows"):  # the products cross back through its pinned host buffers
+        Y = A.host_rows(V)
+    else:
+        Y = A.matmat_rows(torch.from_numpy(V)).cpu().numpy()
+    seconds = time.perf_counter() - t
+    for a, b in store.row_chunks():
+        store.write(dst, a, b, d0, Y[:, a:b].T)
     store.group[flags][j] = key
     return {"job": j, "status": "measured", "seconds": seconds, "worker": _WORKER}
 

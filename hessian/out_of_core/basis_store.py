@@ -100,6 +100,7 @@ class BasisStore:
         self.path = Path(url)
         self.settings = AccurateSettings(**group.attrs["settings"])
         self._arrays: dict[str, zarr.Array] = {}
+        self._buffers: dict[int, np.ndarray] = {}  # column_blocks' reused chunk buffers
 
     @classmethod
     def open(cls, url: str, mode: str = "r") -> BasisStore:
@@ -197,22 +198,88 @@ class BasisStore:
         D = self.settings.D
         return [(a, min(D, a + rows)) for a in range(0, D, rows)]
 
-    def read(self, name: str, a: int, b: int, cols=slice(None)) -> np.ndarray:
-        """Rows a..b-1 of array ``name`` (columns ``cols``) in float64; CorruptBlockError when a
-        chunk fails its checksum or was never written. Whole chunks are read from their files
-        directly (``_direct``)."""
-        out = self._direct(name, a, b, cols)
-        if out is not None:
-            return out
+    def read(self, name: str, a: int, b: int, cols=slice(None), out=None) -> np.ndarray:
+        """Rows a..b-1 of array ``name`` (columns ``cols``) in float64, or into ``out`` (an
+        array of that shape, any float dtype and layout); CorruptBlockError when a chunk fails
+        its checksum or was never written. Whole chunks are read from their files directly
+        (``_direct``)."""
+        direct = self._direct(name, a, b, cols, out)
+        if direct is not None:
+            return direct
         try:
             X = self.group[name][a:b, cols]
         except ValueError as e:
             raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: {e}") from e
         if not np.isfinite(X).all():
             raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b} are missing or damaged")
+        if out is not None:
+            out[...] = X
+            return out
         return X.astype(np.float64, copy=False)
 
-    def _direct(self, name: str, a: int, b: int, cols) -> np.ndarray | None:
+    def column_blocks(self, name: str, a: int, b: int, c1: int) -> list[tuple[int, np.ndarray]]:
+        """Rows a..b-1, columns 0..c1-1 of array ``name`` as (first column, block) pairs in the
+        stored dtype, one per column chunk, each checked against its CRC32C (its values are
+        not checked for NaN: the caller checks what it forms from them, ``check_finite``); the
+        blocks are valid until the next call (they live in reused buffers). Not chunk-aligned:
+        one float64 block, read by ``read``.
+
+        Why: a pass that works on one column chunk at a time reads each from its file into a
+        reused buffer while it is in cache, instead of assembling (rows x n) float64 first
+        (measured: a fresh 65,536 x 232 float64 row block costs 1.8x a reused one to fill)."""
+        arr = self._aligned(name, a, b, slice(0, c1))
+        if arr is None:
+            return [(0, self.read(name, a, b, slice(0, c1)))]
+        (rc, cc) = arr.chunks
+        i, rows = a // rc, b - a
+        blocks = []
+        for j in range(-(-c1 // cc)):
+            block = self._chunk(name, arr, i, j, self._buffer(j, arr), finite=False)
+            blocks.append((j * cc, block[:rows, : c1 - j * cc]))
+        return blocks
+
+    def check_finite(self, name: str, c1: int) -> None:
+        """Read every row chunk of columns 0..c1-1 of ``name`` with all checks: raises
+        CorruptBlockError naming the first chunk that holds a NaN or an infinity."""
+        for a, b in self.row_chunks():
+            self.read(name, a, b, slice(0, c1))
+
+    def _buffer(self, j: int, arr: zarr.Array) -> np.ndarray:
+        rc, cc = arr.chunks
+        size = rc * cc * np.dtype(arr.dtype).itemsize + 4
+        buf = self._buffers.get(j)
+        if buf is None or len(buf) != size:
+            buf = self._buffers[j] = np.empty(size, dtype=np.uint8)
+        return buf
+
+    def _chunk(self, name: str, arr: zarr.Array, i: int, j: int, buf=None,
+               finite: bool = True) -> np.ndarray:  # fmt: skip
+        """Chunk (i, j) of a chunk-aligned array (``_aligned``) from its file, as a (rc x cc)
+        array of the stored dtype; its CRC32C and (``finite``) the finiteness of the part
+        inside the array are checked (CorruptBlockError names the chunk)."""
+        (rc, cc), (D, C) = arr.chunks, arr.shape
+        dtype = np.dtype(arr.dtype).newbyteorder("<")
+        path = self.path / name / arr.metadata.chunk_key_encoding.encode_chunk_key((i, j))
+        where = f"{self.url}/{name} rows {i * rc}..{min(D, (i + 1) * rc)}: chunk {i},{j}"
+        size = rc * cc * dtype.itemsize + 4
+        try:
+            with open(path, "rb", buffering=0) as f:
+                if buf is None:
+                    buf = np.empty(size, dtype=np.uint8)
+                got = f.readinto(buf)
+                extra = f.read(1)
+        except FileNotFoundError:
+            raise CorruptBlockError([], f"{where} was never written") from None
+        body = buf[: size - 4]
+        crc = np.uint32(google_crc32c.value(body)).tobytes()
+        if got != size or extra or crc != buf[size - 4 : size].tobytes():
+            raise CorruptBlockError([], f"{where} fails its checksum")
+        block = body.view(dtype).reshape(rc, cc)
+        if finite and not np.isfinite(block[: D - i * rc, : C - j * cc]).all():  # in cache
+            raise CorruptBlockError([], f"{where} holds missing values")
+        return block
+
+    def _direct(self, name: str, a: int, b: int, cols, out=None) -> np.ndarray | None:
         """The read of ``read`` from the chunk files themselves, checksum checked, for chunk-
         aligned rows and columns of a local array laid out as ``open_or_create`` makes it
         (little-endian values, then the CRC32C); None otherwise (zarr reads it).
@@ -226,28 +293,12 @@ class BasisStore:
             return None
         (rc, cc), C = arr.chunks, arr.shape[1]
         c0, c1, _ = cols.indices(C)
-        dtype = np.dtype(arr.dtype).newbyteorder("<")
-        out = np.empty((b - a, c1 - c0), order="F")  # column-major: 2x faster per-chunk copies
-        encode = arr.metadata.chunk_key_encoding.encode_chunk_key
+        if out is None:  # column-major: 2x faster per-chunk copies
+            out = np.empty((b - a, c1 - c0), order="F")
         for i in range(a // rc, -(-b // rc)):
             r0 = i * rc - a
             for j in range(c0 // cc, -(-c1 // cc)):
-                path = self.path / name / encode((i, j))
-                try:
-                    data = np.fromfile(path, dtype=np.uint8)
-                except FileNotFoundError:
-                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk "
-                                            f"{i},{j} was never written") from None  # fmt: skip
-                body = data[:-4]
-                if len(body) != rc * cc * dtype.itemsize or (
-                    np.uint32(google_crc32c.value(body)).tobytes() != data[-4:].tobytes()
-                ):
-                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk {i},{j} "
-                                            "fails its checksum")  # fmt: skip
-                block = body.view(dtype).reshape(rc, cc)[: min(rc, b - a - r0), : c1 - j * cc]
-                if not np.isfinite(block).all():  # checked while the chunk is in cache
-                    raise CorruptBlockError([], f"{self.url}/{name} rows {a}..{b}: chunk {i},{j} "
-                                            "holds missing values")  # fmt: skip
+                block = self._chunk(name, arr, i, j)[: min(rc, b - a - r0), : c1 - j * cc]
                 out[r0 : r0 + len(block), j * cc - c0 : j * cc - c0 + block.shape[1]] = block
         return out
 

@@ -72,6 +72,14 @@ def test_direct_chunk_reads_equal_zarr_and_check_every_chunk(tmp_path, dtype):
             assert direct is not None and direct.dtype == np.float64
             np.testing.assert_array_equal(direct, zarr_read(a, b, cols))
             np.testing.assert_array_equal(st.read("basis", a, b, cols), direct)
+        out = np.empty((8, b - a), dtype=np.float32).T  # the product jobs' transposed rows
+        assert st.read("basis", a, b, slice(0, 8), out=out) is out
+        np.testing.assert_array_equal(out, zarr_read(a, b, slice(0, 8)).astype(np.float32))
+        blocks = st.column_blocks("basis", a, b, 20)  # the passes' chunk-at-a-time reads
+        assert [j for j, _ in blocks] == [0, 4, 8, 12, 16]
+        for j, block in blocks:
+            assert block.dtype == dtype and block.shape == (b - a, 4)
+            np.testing.assert_array_equal(block, zarr_read(a, b, slice(j, j + 4)))
     assert st._direct("basis", 10, 65536, slice(0, 8)) is None  # rows not aligned: zarr's read
     assert st._direct("basis", 0, 65536, slice(2, 8)) is None  # nor columns
     unaligned = st.read("basis", 10, 500, slice(2, 8))
@@ -84,4 +92,9 @@ def test_direct_chunk_reads_equal_zarr_and_check_every_chunk(tmp_path, dtype):
     chunk.write_bytes(bytes(data))
     with pytest.raises(CorruptBlockError, match=r"chunk 1,2 fails its checksum"):
         st.read("basis", 65536, 2 * 65536, slice(0, 20))
+    with pytest.raises(CorruptBlockError, match=r"chunk 1,2 fails its checksum"):
+        st.column_blocks("basis", 65536, 2 * 65536, 20)
+    [(j, whole)] = st.column_blocks("basis", 10, 500, 6)  # not aligned: one float64 block
+    assert j == 0 and whole.dtype == np.float64
+    np.testing.assert_array_equal(whole, zarr_read(10, 500, slice(0, 6)))
     st.read("basis", 0, 65536, slice(0, 20))  # the other row chunks still read

@@ -59,3 +59,42 @@ def test_steps_and_a_restart_match_the_in_memory_basis(tmp_path, monkeypatch):
     np.testing.assert_allclose(Q2[:, 6:], Q[:, n : n + b], atol=0)
     np.testing.assert_allclose(disk.G[: 6 + b, : 6 + b], Q2.T @ Q2, atol=1e-12)
     assert set(state_arrays(state, disk)) == {"T", "B", "G", "counters", "history"}
+
+
+def test_a_nan_in_the_basis_is_found_by_the_step_and_named(tmp_path, monkeypatch):
+    """The passes read chunks without a NaN check of their own (their CRC32C is checked): a NaN
+    written with a valid checksum reaches the step's inner products, and the step then names
+    the chunk that holds it."""
+    import pytest
+
+    from hessian.exceptions import CorruptBlockError
+
+    rng = np.random.default_rng(0)
+    D, b = 65536 + 300, 4
+    d = rng.uniform(-1, 1, D)
+    st = AccurateSettings(D=D, k=4, block=b, n_max=24, keep=8, tol=1e-2, subspace_tol=1e-2,
+                          chunk_rows=65536, verify=4)  # fmt: skip
+    store = BasisStore.open_or_create(str(tmp_path / "b.zarr"), st, "fp", "{}", np.zeros(D))
+    import hessian.out_of_core.basis_jobs as bj
+
+    class _Diag:
+        def __init__(self):
+            import torch
+
+            self.D, self.dtype = D, torch.float64
+
+        def matmat_rows(self, V):
+            import torch
+
+            return torch.from_numpy(V.numpy() * d)
+
+    monkeypatch.setattr(bj, "_operator", lambda store, op=None: op)
+    disk = StoredBasis(store, Jobs(store.url, None, 1, _Diag()), np.eye(st.columns), 0, 0,
+                       ks.State.start(b))  # fmt: skip
+    write_start(disk, 3, None)
+    disk.step(0)
+    X = store.read("basis", 65536, D, slice(0, b))
+    X[7, 1] = np.nan
+    store.write("basis", 65536, D, 0, X)  # a valid checksum over a NaN
+    with pytest.raises(CorruptBlockError, match=r"basis rows 65536\.\.65836: chunk 1,0 holds"):
+        disk.step(b)
