@@ -84,10 +84,12 @@ def accurate(url: str, checkpoint: dict, request: AccurateRequest, warm_start: s
     )  # fmt: skip
     cert = result.certificate
     info = result.info
+    total = info.get("products_total", info["products"])
+    this_run = "" if total == info["products"] else f", {info['products']} of them in this run"
     log.info(
         f"step {step}: accurate: {'reused' if result.reused else 'solved'}, certified "
         f"{cert.certified_rank}/{request.k} (max residual {cert.max_residual:.2e}) after "
-        f"{info['products']} products"
+        f"{total} products{this_run}"
     )
     if not cert.complete:
         log.warning(f"step {step}: {cert.warning().split(': use')[0]} within the product budget")

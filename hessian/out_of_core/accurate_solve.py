@@ -82,9 +82,9 @@ class AccurateRequest:
         b = int(self.block or self.operator.vectors_per_pass)
         if k + 3 * b > D:
             raise ValueError(f"k + 3 block = {k + 3 * b} exceeds D = {D}")
-        n_max, keep = ks.default_sizes(k, b, D)
+        n_max, _ = ks.default_sizes(k, b, D)
         n_max = int(self.n_max or n_max)
-        keep = int(self.keep or min(keep, k + max(0, (n_max - 2 * b - k) // 2)))
+        keep = int(self.keep or ks.default_keep(k, b, n_max))
         ks.Settings(k, b, n_max, keep, self.tol, self.subspace_tol)  # validates the sizes
         return AccurateSettings(
             D=D, k=k, block=b, n_max=n_max, keep=keep, tol=self.tol,
@@ -212,6 +212,7 @@ def accurate(
         "subspace_tol": st.subspace_tol, "converged": bool(out.converged),
         "restarts": out.state.restarts, "steps": out.state.steps,
         "products": jobs.products, "krylov_products": out.state.products,
+        "products_total": out.state.products + (min(st.verify, len(out.theta)) if st.verify else 0),
         "hvp_seconds": jobs.seconds, "jobs_run": jobs.jobs, "workers": sorted(jobs.workers),
         "seconds": time.perf_counter() - t0, "cached": basis.mirror is not None,
         "history": out.state.history, "warm_start": st.warm_start,

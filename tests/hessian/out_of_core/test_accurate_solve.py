@@ -81,6 +81,7 @@ def test_sigkill_resumes_at_the_last_step(tmp_path, solved, op):
     proc.wait()
     res = run_accurate(str(url), accurate_request(KA, B), scheduler="inprocess", op=op)
     assert res.info["products"] < solved.info["products"]  # the finished steps were kept
+    assert res.info["products_total"] == solved.info["products_total"]  # the whole solve's
     np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
 
 
