@@ -6,8 +6,10 @@ algebra, on the peers' problem (its parameters cached in bench/results by ``benc
 
 Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
 writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the basis reads and
-writes of the two streamed passes, and the rest of each step (the float64 inner products,
-the triangular solve, reading the products). Results: bench/results/accurate_steps.json.
+writes of the two streamed passes, the rest of each step (the float64 inner products and
+updates, reading the products), and the restarts (their reads and writes apart). Give enough
+products for restarts (k = 100, block 8: the first after 224) to see a solve's steady state.
+Results: bench/results/accurate_steps.json.
 """
 
 from __future__ import annotations
@@ -29,15 +31,25 @@ R = Path("bench/results")
 CASES = {"wide_mlp": (130, 4), "mlp_1m": (500, 32)}  # Hessian samples, products per pass (peers)
 
 
-def timed(cls, name: str, seconds: collections.Counter) -> None:
+PHASE: list[str] = []  # the step or restart being timed
+
+
+def timed(cls, name: str, seconds: collections.Counter, phase: bool = False) -> None:
+    """Time ``cls.name``: a phase (step, restart) by itself, anything else by the phase it
+    runs in ("step.write": the basis writes of the steps)."""
     f = getattr(cls, name)
 
     def wrapper(*a, **kw):
+        key = name if phase else f"{PHASE[-1] if PHASE else 'start'}.{name}"
+        if phase:
+            PHASE.append(name)
         t = time.perf_counter()
         try:
             return f(*a, **kw)
         finally:
-            seconds[name] += time.perf_counter() - t
+            seconds[key] += time.perf_counter() - t
+            if phase:
+                PHASE.pop()
 
     setattr(cls, name, wrapper)
 
@@ -53,7 +65,9 @@ def main() -> None:
     if not params_file.exists():
         sys.exit(f"{params_file} is missing: run bench/peers.py --cases {a.problem} first")
     seconds: collections.Counter = collections.Counter()
-    for name in ("step", "rows", "write"):
+    for name in ("step", "restart"):
+        timed(stored_basis.StoredBasis, name, seconds, phase=True)
+    for name in ("blocks", "rows", "write"):
         timed(stored_basis.StoredBasis, name, seconds)
     timed(basis_jobs.Jobs, "run", seconds)
     n_hessian, per_pass = CASES[a.problem]
@@ -69,13 +83,17 @@ def main() -> None:
     wall = time.perf_counter() - t
     info = res.info
     steps = max(1, info["steps"])
+    reads = seconds["step.blocks"] + seconds["step.rows"]
+    writes = seconds["step.write"]
     out = {
         "problem": a.problem, "k": a.k, "block": a.block, "products": info["products"],
         "steps": info["steps"], "wall": wall, "hvp_seconds": info["hvp_seconds"],
-        "product_jobs": seconds["run"], "basis_reads": seconds["rows"],
-        "basis_writes": seconds["write"],
-        "rest_of_steps": seconds["step"] - seconds["run"] - seconds["rows"] - seconds["write"],
+        "product_jobs": seconds["step.run"], "basis_reads": reads, "basis_writes": writes,
+        "rest_of_steps": seconds["step"] - seconds["step.run"] - reads - writes,
         "per_step": seconds["step"] / steps, "hvp_per_step": info["hvp_seconds"] / steps,
+        "restarts": info["restarts"], "restart_seconds": seconds["restart"],
+        "restart_reads": seconds["restart.blocks"] + seconds["restart.rows"],
+        "restart_writes": seconds["restart.write"],
         "cached": info["cached"], "date": time.strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
     R.mkdir(exist_ok=True)
