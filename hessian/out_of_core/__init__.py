@@ -12,7 +12,8 @@ client of a run), ``progress`` (what a run shows), ``measure`` (the run over all
 ``streamed_solve``, ``passes`` (overlaps, gather, cross-overlap, a-posteriori error) over
 ``row_chunks``, and ``sketch_and_solve`` (the one call that does it all, resumably); ``certify``
 (the sketch's certificate from fresh products). The accurate solver's basis lives in a
-``basis_store``, solved by ``accurate`` (thick-restart block Lanczos); ``solutions.open_solution``
+``basis_store`` (its chunks read and written as their files: ``chunk_files``), solved by
+``accurate`` (thick-restart block Lanczos); ``solutions.open_solution``
 opens a solved store of either kind.
 """
 
