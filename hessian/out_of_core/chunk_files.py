@@ -64,9 +64,11 @@ class ChunkFiles:
             return [(0, self.read(name, a, b, slice(0, c1)))]
         (rc, cc) = arr.chunks
         i, rows = a // rc, b - a
+        if rows > rc:
+            raise ValueError(f"column_blocks reads one row chunk ({rc} rows), got rows {a}..{b}")
         blocks = []
         for j in range(-(-c1 // cc)):
-            block = self._chunk(name, arr, i, j, self._buffer(j, arr), finite=False)
+            block = self._chunk(name, arr, i, j, self._buffer(name, j, arr), finite=False)
             blocks.append((j * cc, block[:rows, : c1 - j * cc]))
         return blocks
 
@@ -76,12 +78,12 @@ class ChunkFiles:
         for a, b in self.row_chunks():
             self.read(name, a, b, slice(0, c1))
 
-    def _buffer(self, j: int, arr: zarr.Array) -> np.ndarray:
+    def _buffer(self, name: str, j: int, arr: zarr.Array) -> np.ndarray:
         rc, cc = arr.chunks
         size = rc * cc * np.dtype(arr.dtype).itemsize + 4
-        buf = self._buffers.get(j)
+        buf = self._buffers.get((name, j))
         if buf is None or len(buf) != size:
-            buf = self._buffers[j] = np.empty(size, dtype=np.uint8)
+            buf = self._buffers[name, j] = np.empty(size, dtype=np.uint8)
         return buf
 
     def _chunk(self, name: str, arr: zarr.Array, i: int, j: int, buf=None,

@@ -58,6 +58,8 @@ def test_direct_chunk_reads_equal_zarr_and_check_every_chunk(tmp_path, dtype):
         st.read("basis", 65536, 2 * 65536, slice(0, 20))
     with pytest.raises(CorruptBlockError, match=r"chunk 1,2 fails its checksum"):
         st.column_blocks("basis", 65536, 2 * 65536, 20)
+    with pytest.raises(ValueError, match="one row chunk"):
+        st.column_blocks("basis", 0, D, 8)
     [(j, whole)] = st.column_blocks("basis", 10, 500, 6)  # not aligned: one float64 block
     assert j == 0 and whole.dtype == np.float64
     np.testing.assert_array_equal(whole, zarr_read(10, 500, slice(0, 6)))
