@@ -101,6 +101,7 @@ class BasisStore(ChunkFiles):
         self.settings = AccurateSettings(**group.attrs["settings"])
         self._arrays: dict[str, zarr.Array] = {}
         self._buffers: dict[tuple[str, int], np.ndarray] = {}  # column_blocks' reused chunk buffers
+        self._dirs: set[Path] = set()  # chunk directories the direct writer made
 
     @classmethod
     def open(cls, url: str, mode: str = "r") -> BasisStore:

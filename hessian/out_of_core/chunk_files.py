@@ -23,7 +23,8 @@ from hessian.exceptions import CorruptBlockError
 
 class ChunkFiles:
     """The reads and writes of a store with ``url``, ``path``, ``group``, ``settings`` (its D),
-    ``_arrays`` (opened arrays by name) and ``_buffers`` (reused chunk buffers)."""
+    ``_arrays`` (opened arrays by name), ``_buffers`` (reused chunk buffers) and ``_dirs`` (the
+    chunk directories made)."""
 
     def row_chunks(self):
         rows = self.group["basis"].chunks[0]
@@ -175,11 +176,12 @@ class ChunkFiles:
                 if rows < rc or width < cc:  # beyond the array's edge: the fill, as zarr pads
                     chunk[...] = np.nan
                 chunk[:rows, :width] = X[r0 : r0 + rows, j * cc - c0 : j * cc - c0 + width]
-                body = chunk.tobytes()
                 path = self.path / name / encode((i, j))
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.parent not in self._dirs:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._dirs.add(path.parent)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                with open(tmp, "wb") as f:
-                    f.write(body)
-                    f.write(np.uint32(google_crc32c.value(body)).tobytes())
+                with open(tmp, "wb") as f:  # the chunk's own buffer: no copy of it
+                    f.write(chunk.data)
+                    f.write(np.uint32(google_crc32c.value(chunk)).tobytes())
                 os.replace(tmp, path)
