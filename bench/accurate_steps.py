@@ -5,11 +5,13 @@ algebra, on the peers' problem (its parameters cached in bench/results by ``benc
     .venv/bin/python bench/accurate_steps.py --problem mlp_1m --max-products 400
 
 Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
-writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the basis reads and
-writes of the two streamed passes, the rest of each step (the float64 inner products and
-updates, reading the products), and the restarts (their reads and writes apart). Give enough
-products for restarts (k = 100, block 8: the first after 224) to see a solve's steady state.
-Results: bench/results/accurate_steps.json.
+writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the reads of the
+two streamed passes (the basis' chunk files and the products) and their basis writes, the rest
+of each step (the float64 conversions and multiplications), and the restarts (their reads and
+writes apart). Give enough products for restarts (k = 100, block 8: the first after 224) to
+see a solve's steady state.
+Peak memory: the summed RSS of this process and its descendants (the Dask workers), sampled
+every 0.5 s. Results: bench/results/accurate_steps.json.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import PeakMemory
 
 from hessian.operators import OperatorSpec
 from hessian.out_of_core import AccurateRequest, accurate, basis_jobs, stored_basis
@@ -86,7 +89,7 @@ def main() -> None:
     seconds: collections.Counter = collections.Counter()
     for name in ("step", "restart"):
         timed(stored_basis.StoredBasis, name, seconds, phase=True)
-    for name in ("blocks", "rows", "write"):
+    for name in ("blocks", "rows", "products", "write"):
         timed(stored_basis.StoredBasis, name, seconds)
     timed(basis_jobs.Jobs, "run", seconds)
     n_hessian, per_pass = CASES[a.problem]
@@ -102,7 +105,8 @@ def main() -> None:
     request = AccurateRequest(spec, k=a.k, block=a.block, max_products=a.max_products,
                               verify=a.verify)  # fmt: skip
     try:
-        res = accurate(str(url), request, np.load(params_file), progress=progress)
+        with PeakMemory(every=0.5) as memory:
+            res = accurate(str(url), request, np.load(params_file), progress=progress)
         wall = time.perf_counter() - t
         try:
             against = against_reference(res, R / f"ref_{a.problem}_100_20.npz")
@@ -112,7 +116,7 @@ def main() -> None:
         shutil.rmtree(url.parent, ignore_errors=True)
     info = res.info
     steps = max(1, info["steps"])
-    reads = seconds["step.blocks"] + seconds["step.rows"]
+    reads = seconds["step.blocks"] + seconds["step.products"]
     writes = seconds["step.write"]
     out = {
         "problem": a.problem, "k": a.k, "block": a.block, "products": info["products"],
@@ -121,9 +125,11 @@ def main() -> None:
         "rest_of_steps": seconds["step"] - seconds["step.run"] - reads - writes,
         "per_step": seconds["step"] / steps, "hvp_per_step": info["hvp_seconds"] / steps,
         "restarts": info["restarts"], "restart_seconds": seconds["restart"],
-        "restart_reads": seconds["restart.blocks"] + seconds["restart.rows"],
+        "restart_reads": seconds["restart.rows"],
         "restart_writes": seconds["restart.write"],
-        "cached": info["cached"], "certified_rank": res.certificate.certified_rank,
+        "cached": info["cached"], "peak_rss_gb": memory.peak / 1e9,
+        "peak_rss_above_start_gb": (memory.peak - memory.baseline) / 1e9,
+        "certified_rank": res.certificate.certified_rank,
         "max_residual": res.certificate.max_residual, **against,
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip

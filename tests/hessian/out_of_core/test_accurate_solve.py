@@ -89,12 +89,12 @@ def test_a_crash_inside_a_restart_resumes(tmp_path, solved, op, monkeypatch):
     writes = {"n": 0}
     real = stored_basis.StoredBasis.write
 
-    def crashing(self, a, b, c0, X):
+    def crashing(self, a, b, c0, X, **kw):
         if c0 == 0 and self.state.n > self.st.keep:  # a restart's rotation writes column 0 on
             writes["n"] += 1
             if writes["n"] == 1:
                 raise KeyboardInterrupt("killed inside a restart")
-        return real(self, a, b, c0, X)
+        return real(self, a, b, c0, X, **kw)
 
     url = str(tmp_path / "r.zarr")
     req = accurate_request(KA, B, chunk_rows=65536)
