@@ -117,7 +117,10 @@ class SketchConfig(Section):
         SUBSPACE_TOL, gt=0, lt=1, description="1 - overlap bound a certified top-k subspace reaches"
     )
     block: int | None = Field(
-        None, ge=1, description="accurate mode: products per Lanczos step (vectors_per_pass)"
+        None,
+        ge=1,
+        description="accurate mode: products per Lanczos step (8 per 160 pairs, at most "
+        "vectors_per_pass and 64)",
     )
     n_max: int | None = Field(
         None, ge=1, description="accurate mode: basis columns before a restart (max(2k+4b, k+8b))"

@@ -50,7 +50,7 @@ class AccurateRequest:
     Attributes:
         operator: the curvature operator (workers rebuild it from this and the parameters).
         k, tol, subspace_tol, block, n_max, keep, seed, max_products, verify: as in
-            ``hessian.solvers.accurate_eigh`` (block: the operator's ``vectors_per_pass``).
+            ``hessian.solvers.accurate_eigh`` (block: ``krylov_schur.default_block``).
         dtype: of the stored basis ("float32" halves the disk; the algebra is float64).
         chunk_rows: rows of D per chunk (a multiple of 65,536).
         vectors_per_job: products per job (default: the block, one job per step; set
@@ -79,7 +79,7 @@ class AccurateRequest:
 
     def settings(self, D: int, warm_start: str = "") -> AccurateSettings:
         k = check_k(self.k, D)
-        b = int(self.block or self.operator.vectors_per_pass)
+        b = int(self.block or ks.default_block(k, self.operator.vectors_per_pass))
         if k + 3 * b > D:
             raise ValueError(f"k + 3 block = {k + 3 * b} exceeds D = {D}")
         n_max, _ = ks.default_sizes(k, b, D)

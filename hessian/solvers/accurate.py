@@ -26,6 +26,7 @@ from hessian.solvers.certificates import (
     certify,
     check_pairs,
 )
+from hessian.solvers.linalg import dense_threads
 from hessian.solvers.result import EigenResult
 
 #: pairs whose residuals are re-checked with fresh products
@@ -56,7 +57,8 @@ def accurate_eigh(
         tol: relative residual ||H v - theta v|| / |theta| every certified pair must reach.
         subspace_tol: the top-k subspace is certified when the Davis-Kahan bound on its
             overlap with the true one is >= 1 - subspace_tol.
-        block: products per step (default the operator's vectors per pass, at most 64).
+        block: products per step (default ``krylov_schur.default_block``: 8 per 160
+            pairs, at most 64 and the operator's vectors per pass).
         n_max, keep: basis columns before a restart, Ritz vectors kept (``default_sizes``).
         seed: of the starting block; ``warm_start``: D x k' vectors to start from (a sketch).
         max_products: budget (default max(2000, 60 k)); the result is returned, with
@@ -76,7 +78,7 @@ def accurate_eigh(
     D = A.D
     k = check_k(k, D)
     call = A.vectors_per_call(vectors_per_call)
-    b = int(block) if block else min(64, call)
+    b = int(block) if block else ks.default_block(k, call)
     if not 1 <= b <= D // 3:
         raise ValueError(f"block must be in 1..D/3 = {D // 3}, got {b}")
     if k + 3 * b > D:
@@ -101,14 +103,15 @@ def accurate_eigh(
         n_max = b * (fit // b)
     keep = int(keep) if keep else ks.default_keep(k, b, n_max)
     s = ks.Settings(k, b, n_max, keep, tol, subspace_tol, max_products or 0)
-    X0 = ks.start_block(D, b, seed, warm_start)
-    basis = ks.InMemoryBasis(A, X0, n_max, call, seed)
-    out = ks.run(basis, s, ks.State.start(b))
-    V = basis.vectors(out.U)
-    del basis
-    cert = out.certificate
-    if verify:
-        cert = verified_certificate(A, out.theta, V, cert, verify, call)
+    with dense_threads(D, n_max + b):
+        X0 = ks.start_block(D, b, seed, warm_start)
+        basis = ks.InMemoryBasis(A, X0, n_max, call, seed)
+        out = ks.run(basis, s, ks.State.start(b))
+        V = basis.vectors(out.U)
+        del basis
+        cert = out.certificate
+        if verify:
+            cert = verified_certificate(A, out.theta, V, cert, verify, call)
     return EigenResult(
         out.theta,
         V,

@@ -194,20 +194,9 @@ def certify(
     else:
         beta = abs(theta[P - 1]) + res_full[P - 1] if P > 0 else np.inf
     bound = np.full(min(p, k), np.nan)
-    for kk in range(1, min(P, k) + 1):
-        t = theta[:kk]
-        dist = np.inf
-        if kk < P:
-            a = theta[kk:P] - res_full[kk:P]
-            b = theta[kk:P] + res_full[kk:P]
-            # distance of each theta_i (i < kk) to each interval [a_j, b_j]
-            d = np.maximum(np.maximum(a[None, :] - t[:, None], t[:, None] - b[None, :]), 0.0)
-            dist = float(d.min())
-        d_bulk = float(np.min(np.maximum(np.abs(t) - beta, 0.0)))
-        delta = min(dist, d_bulk)
-        if delta > 0:
-            sin2 = (np.sum(res_full[:kk] ** 2) / delta**2) / kk
-            bound[kk - 1] = max(0.0, 1.0 - sin2)
+    kmax = min(P, k)
+    if kmax:
+        bound[:kmax] = _overlap_bounds(theta[:P], res_full[:P], kmax, beta)
     ok_res = np.cumprod(rel[: min(p, k)] <= tol).astype(bool)
     ok = ok_res & (np.nan_to_num(bound, nan=0.0) >= 1 - subspace_tol)
     certified = int(np.flatnonzero(ok).max() + 1) if ok.any() else 0
@@ -230,6 +219,26 @@ def certify(
         source=source,
         theta=theta,
     )
+
+
+def _overlap_bounds(theta: np.ndarray, r: np.ndarray, kmax: int, beta: float) -> np.ndarray:
+    """Davis-Kahan bounds for k' = 1..kmax from P resolved pairs (theta, r): the gap delta_k'
+    is the distance of theta_1..k' to the intervals [theta_j - r_j, theta_j + r_j] of j > k'
+    and to the bulk [-beta, beta]; the bound is 1 - (sum_{i<=k'} r_i^2 / delta^2) / k' (NaN
+    where delta = 0). O(kmax P) by suffix and prefix minima."""
+    P = len(theta)
+    t = theta[:kmax]
+    d = np.maximum(np.maximum((theta - r)[None, :] - t[:, None], t[:, None] - (theta + r)), 0)
+    # after[i, c] = min over j >= c of d[i, j]; the gap of k' takes it at c = k' over i < k'
+    after = np.minimum.accumulate(d[:, ::-1], axis=1)[:, ::-1]
+    kk = np.arange(1, kmax + 1)
+    S = np.full((kmax, kmax), np.inf)
+    S[:, kk < P] = after[:, kk[kk < P]]
+    S[np.arange(kmax)[:, None] >= kk[None, :]] = np.inf
+    bulk = np.minimum.accumulate(np.maximum(np.abs(t) - beta, 0.0))
+    delta = np.minimum(S.min(axis=0), bulk)
+    sin2 = np.cumsum(r[:kmax] ** 2) / np.where(delta > 0, delta, 1.0) ** 2 / kk
+    return np.where(delta > 0, np.maximum(0.0, 1.0 - sin2), np.nan)
 
 
 def check_pairs(k: int, leading: int = LEADING_CHECKS, spread: int = SPREAD_CHECKS) -> np.ndarray:

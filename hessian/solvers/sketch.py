@@ -29,7 +29,7 @@ from hessian import defaults
 from hessian._checks import check_k, memory_budget, renamed
 from hessian.operators.counting import CountingOperator
 from hessian.solvers.certificates import RESIDUAL_TOL, SUBSPACE_TOL, certify_by_products
-from hessian.solvers.linalg import core, orth, solve_from_gram, symmetric_eigh
+from hessian.solvers.linalg import core, dense_threads, orth, solve_from_gram, symmetric_eigh
 from hessian.solvers.result import EigenResult
 from hessian.solvers.sketching_matrices import (
     STREAM_RIGHT,
@@ -120,40 +120,45 @@ def seigh(
             f"sketch D x {r} and eigenvectors D x {k}); {budget / 2**30:.1f} GiB are available. "
             "Use the out-of-core sketch (hessian.out_of_core.sketch) at this size."
         )
-    if power > 0:
-        Phi_R = sketching_matrix(noise, r, D, seed, STREAM_RIGHT)
-        Yt = np.empty((r, D))  # Y^T: a block of products is a block of rows
-        for i, Yb in _measure(A, Phi_R, 0, r, b):
-            Yt[i : i + len(Yb)] = Yb
-        for _ in range(power):
-            Q = orth(Yt.T)
-            for i in range(0, r, b):  # each block copied out at once (a reused host buffer)
-                Yt[i : i + b] = A.rows(Q[:, i : i + b].T)
-        w, U = symmetric_eigh(Yt @ Q)
-        V = Q @ U[:, :k]
-        method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
-    else:
-        Phi_R, Phi_L = sketch_pair(noise, s, D, seed)  # sparse sign: each tile drawn once
-        sparse = hasattr(Phi_R, "cache")
-        Yt = np.empty((r, D), dtype=A.dtype)  # Y^T, as measured: a block is a block of rows
-        Z, P_R = np.empty((s, s)), np.empty((s, r))  # Phi_L [y_1 .. y_s], Phi_R Y
-        for i, Yb in _measure(A, Phi_R, 0, s, b):
-            m = len(Yb)
-            Z[:, i : i + m] = Phi_L.apply(Yb.T)
-            if i < r:
-                Yt[i : min(r, i + m)] = Yb[: min(r, i + m) - i]
-                if sparse:  # cheap per block; a dense kind would draw all of Phi_R each time
-                    P_R[:, i : min(r, i + m)] = Phi_R.apply(Yb[: min(r, i + m) - i].T)
-        if not sparse:
-            P_R = Phi_R.apply(Yt.T)
-        w, V = _solve_by_gram(Yt, Z, P_R, k)
-        if V is None:  # the Householder route: Q formed, orthonormal whatever cond(Y)
-            Q = orth(Yt.T)
-            w, U = symmetric_eigh(core(Phi_L.apply(Q), Z, Phi_R.apply(Q)))
+    with dense_threads(D, r + k):
+        if power > 0:
+            Phi_R = sketching_matrix(noise, r, D, seed, STREAM_RIGHT)
+            Yt = np.empty((r, D))  # Y^T: a block of products is a block of rows
+            for i, Yb in _measure(A, Phi_R, 0, r, b):
+                Yt[i : i + len(Yb)] = Yb
+            for _ in range(power):
+                Q = orth(Yt.T)
+                for i in range(0, r, b):  # each block copied out at once (a reused host buffer)
+                    Yt[i : i + b] = A.rows(Q[:, i : i + b].T)
+            w, U = symmetric_eigh(Yt @ Q)
             V = Q @ U[:, :k]
-        method = "seigh (single pass)"
-    n_hvp, n_passes = A.n_hvp, A.n_passes
-    cert = certify_by_products(A, w[:k], V, tol=tol, subspace_tol=subspace_tol) if certify else None
+            method = f"subspace iteration (q={power}) + Rayleigh-Ritz"
+        else:
+            Phi_R, Phi_L = sketch_pair(noise, s, D, seed)  # sparse sign: each tile drawn once
+            sparse = hasattr(Phi_R, "cache")
+            Yt = np.empty((r, D), dtype=A.dtype)  # Y^T, as measured: a block is a block of rows
+            Z, P_R = np.empty((s, s)), np.empty((s, r))  # Phi_L [y_1 .. y_s], Phi_R Y
+            for i, Yb in _measure(A, Phi_R, 0, s, b):
+                m = len(Yb)
+                Z[:, i : i + m] = Phi_L.apply(Yb.T)
+                if i < r:
+                    Yt[i : min(r, i + m)] = Yb[: min(r, i + m) - i]
+                    if sparse:  # cheap per block; a dense kind would draw all of Phi_R each time
+                        P_R[:, i : min(r, i + m)] = Phi_R.apply(Yb[: min(r, i + m) - i].T)
+            if not sparse:
+                P_R = Phi_R.apply(Yt.T)
+            w, V = _solve_by_gram(Yt, Z, P_R, k)
+            if V is None:  # the Householder route: Q formed, orthonormal whatever cond(Y)
+                Q = orth(Yt.T)
+                w, U = symmetric_eigh(core(Phi_L.apply(Q), Z, Phi_R.apply(Q)))
+                V = Q @ U[:, :k]
+            method = "seigh (single pass)"
+        n_hvp, n_passes = A.n_hvp, A.n_passes
+        cert = (
+            certify_by_products(A, w[:k], V, tol=tol, subspace_tol=subspace_tol)
+            if certify
+            else None
+        )
     return EigenResult(
         w[:k],
         V,

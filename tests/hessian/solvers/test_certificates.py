@@ -81,3 +81,30 @@ def test_check_pairs_and_records():
     np.testing.assert_array_equal(again.residuals, c.residuals)
     with pytest.raises(ValueError, match="residuals"):
         certify(w[:5], np.ones(4), 5)
+
+
+def _bounds_by_definition(theta, r, kmax, beta):
+    """The Davis-Kahan bounds k' by k', as the module states them."""
+    out = np.full(kmax, np.nan)
+    for kk in range(1, kmax + 1):
+        t = theta[:kk, None]
+        d = np.maximum(np.maximum(theta[None, kk:] - r[None, kk:] - t, t - theta[kk:] - r[kk:]), 0)
+        delta = min(d.min(initial=np.inf), np.min(np.maximum(np.abs(theta[:kk]) - beta, 0)))
+        if delta > 0:
+            out[kk - 1] = max(0.0, 1 - np.sum(r[:kk] ** 2) / delta**2 / kk)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_overlap_bounds_equal_their_definition(seed):
+    rng = np.random.default_rng(seed)
+    P = 60
+    theta = rng.choice([-1, 1], P) * np.sort(rng.uniform(0.5, 10, P))[::-1]
+    theta[[10, 11]] = theta[10]  # a tie: no gap at k' = 11
+    r = rng.uniform(0, 0.05, P) * (rng.random(P) < 0.8)
+    for kmax, beta in ((P, 0.4), (P - 5, 0.4), (20, 6.0)):
+        got = cf._overlap_bounds(theta, r, kmax, beta)
+        want = _bounds_by_definition(theta, r, kmax, beta)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-12)
+        assert np.isnan(want).any() and (~np.isnan(want)).any()

@@ -23,6 +23,15 @@ def test_default_sizes_leave_room_for_two_blocks():
         ks.Settings(10, 8, 60, 20, tol=0)
 
 
+def test_the_default_block_grows_with_k_within_the_pass_and_64():
+    assert [ks.default_block(k, 32) for k in (1, 20, 100, 239, 240, 355, 1000)] == [
+        8, 8, 8, 8, 16, 16, 32,
+    ]  # fmt: skip
+    assert ks.default_block(1000, 256) == 48
+    assert ks.default_block(5000, 256) == 64
+    assert ks.default_block(100, 4) == 4  # never more than one pass over the data
+
+
 def test_cgs2_from_gram_equals_explicit_projection():
     rng = np.random.default_rng(0)
     Q, _ = np.linalg.qr(rng.standard_normal((500, 40)))

@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from hessian.solvers.linalg import (
+    ONE_BLAS_THREAD_ENTRIES,
     core,
+    dense_threads,
     gram_orth,
     nested_overlaps,
     orth,
@@ -81,3 +84,16 @@ def test_nested_overlaps(rng):
     for k in range(1, 7):
         assert curve[k - 1] == pytest.approx(np.sum((A[:, :k].T @ B[:, :k]) ** 2) / k)
     np.testing.assert_allclose(nested_overlaps(A.T @ A), np.ones(6))
+
+
+def _blas_threads():
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_dense_threads_hold_blas_to_one_thread_for_small_solves_only():
+    before = _blas_threads()
+    with dense_threads(7030, 864):
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before
+    with dense_threads(ONE_BLAS_THREAD_ENTRIES + 1, 1):
+        assert _blas_threads() == before
