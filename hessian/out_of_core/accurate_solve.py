@@ -24,7 +24,7 @@ done a row chunk at a time through a staging chunk, is finished from where it st
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -92,6 +92,21 @@ class AccurateRequest:
             chunk_rows=self.chunk_rows, vectors_per_job=int(self.vectors_per_job or 0),
             verify=min(self.verify, k), warm_start=warm_start,
         )  # fmt: skip
+
+
+def _resumed_sizes(url: str, request: AccurateRequest, st: AccurateSettings) -> AccurateSettings:
+    """``st`` with the block, n_max and keep of the store at ``url`` where the request leaves
+    them to their defaults: a store laid out under other defaults resumes (every other setting
+    is still checked by ``BasisStore.open_or_create``)."""
+    if request.block or request.n_max or request.keep:
+        return st
+    try:
+        old = BasisStore.open(url).settings
+    except (FileNotFoundError, StoreMismatchError, ValueError):
+        return st
+    if (old.D, old.k) != (st.D, st.k):
+        return st
+    return replace(st, block=old.block, n_max=old.n_max, keep=old.keep)
 
 
 @dataclass
@@ -171,7 +186,7 @@ def accurate(
     theta = built.theta.detach().cpu().numpy().astype(np.float64)
     D = built.D
     warm = _warm_start(warm_start, fp, D, request.k) if warm_start else None
-    st = request.settings(D, warm_start=str(warm_start or ""))
+    st = _resumed_sizes(url, request, request.settings(D, warm_start=str(warm_start or "")))
     check_space([(url, st)])  # a store already there needs only what it lacks
     store = BasisStore.open_or_create(url, st, fp, request.operator.to_json(), theta, buffers)
     if store.solved:

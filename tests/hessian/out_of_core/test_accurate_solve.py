@@ -1,6 +1,7 @@
 """The out-of-core accurate solver: equal to the in-memory one, certified, resumable (SIGKILL,
 a crash inside a restart), on Dask workers, from a sketch store; damage and bad input refused."""
 
+import dataclasses
 import os
 import signal
 import time
@@ -14,6 +15,7 @@ from hessian.out_of_core import stored_basis
 from hessian.out_of_core.accurate_solve import accurate as run_accurate
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
 from hessian.out_of_core.space import check_space
+from hessian.solvers import krylov_schur as ks
 from hessian.study.metrics import subspace_overlap
 
 from .helpers import run, start_runner
@@ -155,3 +157,15 @@ def test_out_of_budget_stops_with_what_it_has_uncertified(tmp_path, op):
     again = BasisStore.open(res.url)
     assert again.solved and again.solve_info["converged"] is False
     assert again.certificate().certified_rank == res.certificate.certified_rank
+
+
+def test_a_store_of_another_default_block_is_resumed_with_its_own(tmp_path, op):
+    """A store laid out with block 2B (say, under an older default) is opened by a request
+    that leaves the block to its default, not refused as a store of other settings."""
+    url = str(tmp_path / "old.zarr")
+    first = run_accurate(url, accurate_request(KA, 2 * B), scheduler="inprocess", op=op)
+    assert ks.default_block(KA, 2 * B) != 2 * B
+    again = dataclasses.replace(accurate_request(KA, 2 * B), block=None)
+    res = run_accurate(url, again, scheduler="inprocess", op=op)
+    assert res.reused and res.info["block"] == 2 * B
+    np.testing.assert_array_equal(res.eigenvalues, first.eigenvalues)
