@@ -3,6 +3,8 @@ algebra, on the peers' problem (its parameters cached in bench/results by ``benc
 
     .venv/bin/python bench/accurate_steps.py                       # wide_mlp, k = 100, 120 products
     .venv/bin/python bench/accurate_steps.py --problem mlp_1m --max-products 400
+    .venv/bin/python bench/accurate_steps.py --problem mlp_1m --k 500 --block 24 \
+        --max-products 8000 --verify 64 --cache-gb 0             # the whole k = 500 solve
 
 Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
 writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the reads of the
@@ -57,6 +59,12 @@ def timed(cls, name: str, seconds: collections.Counter, phase: bool = False) -> 
     setattr(cls, name, wrapper)
 
 
+def reference_file(problem: str) -> Path:
+    """The peers' cached reference of ``problem`` with the most pairs (``ref_..._K.npz``)."""
+    files = sorted(R.glob(f"ref_{problem}_100_*.npz"), key=lambda f: int(f.stem.rsplit("_")[-1]))
+    return files[-1] if files else R / f"ref_{problem}_100_none.npz"
+
+
 def against_reference(res, ref_file: Path) -> dict:
     """The top-k_ref subspace overlap and median relative eigenvalue error against the peers'
     float64 ARPACK reference (``bench/peers.py`` caches it), when there is one."""
@@ -82,6 +90,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=8)
     ap.add_argument("--max-products", type=int, default=120)
     ap.add_argument("--verify", type=int, default=0, help="pairs re-checked by fresh products")
+    ap.add_argument("--cache-gb", type=float, help="RAM mirror of the basis (0: none)")
     a = ap.parse_args()
     params_file = R / f"params_{a.problem}_100.npy"
     if not params_file.exists():
@@ -102,14 +111,15 @@ def main() -> None:
         print(f"{time.perf_counter() - t:7.0f} s  {products:5d} products  max residual "
               f"{residual:.2e}  certified {certified}/{a.k}", flush=True)  # fmt: skip
 
+    cache = None if a.cache_gb is None else int(a.cache_gb * 2**30)
     request = AccurateRequest(spec, k=a.k, block=a.block, max_products=a.max_products,
-                              verify=a.verify)  # fmt: skip
+                              verify=a.verify, cache=cache)  # fmt: skip
     try:
         with PeakMemory(every=0.5) as memory:
             res = accurate(str(url), request, np.load(params_file), progress=progress)
         wall = time.perf_counter() - t
         try:
-            against = against_reference(res, R / f"ref_{a.problem}_100_20.npz")
+            against = against_reference(res, reference_file(a.problem))
         except Exception as e:  # the timings still count
             against = {"reference_error": repr(e)}
     finally:
@@ -127,7 +137,7 @@ def main() -> None:
         "restarts": info["restarts"], "restart_seconds": seconds["restart"],
         "restart_reads": seconds["restart.rows"],
         "restart_writes": seconds["restart.write"],
-        "cached": info["cached"], "peak_rss_gb": memory.peak / 1e9,
+        "cached": info["cached"], "cache_gb": a.cache_gb, "peak_rss_gb": memory.peak / 1e9,
         "peak_rss_above_start_gb": (memory.peak - memory.baseline) / 1e9,
         "certified_rank": res.certificate.certified_rank,
         "max_residual": res.certificate.max_residual, **against,

@@ -459,6 +459,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="mnist_tiny, k = 10: checks the code")
     ap.add_argument("--cases", nargs="*", help="problems to run (default: all of the mode)")
     ap.add_argument("--ks", nargs="*", type=int, help="only these k (with --methods)")
+    ap.add_argument("--k-ref", type=int, help="the reference's k (default: the case's k_ref)")
     ap.add_argument("--timeout", type=float,
                     help="seconds per method and k (default 1800; 900 at D > 5M)")  # fmt: skip
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -483,6 +484,7 @@ def main() -> None:
         results["cases"] = [c for c in earlier if c["problem"] not in [n for n, _ in cases]]
     for name, ks in cases:
         steps, _, k_ref, _ = CASES[name]
+        k_ref = args.k_ref or k_ref
         p = setup(name, steps)
         ref = reference(p, name, steps, k_ref)
         floor = per_vector_floor(p)

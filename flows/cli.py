@@ -70,7 +70,7 @@ def _plan(path: Path | None, overrides: list[str] | None, *, accept: bool | None
 
 def _servers_up(cfg, *, tracking: bool = False, dask: bool = False) -> None:
     """Stop before starting when a configured server is down: one line, exit code 3."""
-    from hessian_sketch.flows.common import unreachable
+    from hessian_sketch.tasks.uris import unreachable
 
     checks = []
     if os.environ.get("PREFECT_API_URL"):
@@ -111,11 +111,17 @@ def _recorded(cfg, step: int) -> None:
 _ARGV: list[str] = []  # the command line (without --debug), for the supervised child
 
 
-def _run(fn, plan):
-    """Run a flow, the run already accepted: from the ``hessian`` process, hand it to a
-    supervised child (``_supervise``: clean interrupts) and exit with its code; in the child,
-    run it (errors go to ``main``: one line each; Prefect's tracebacks are kept out of the
-    console unless debugging)."""
+def _run(name: str, plan, *args):
+    """Run the flow ``name`` on ``plan`` (and ``args``), the run already accepted: from the
+    ``hessian`` process, hand it to a supervised child (``_supervise``: clean interrupts) and
+    exit with its code; in the child, import the flow and run it (errors go to ``main``: one
+    line each; Prefect's tracebacks are kept out of the console unless debugging).
+
+    The flow is imported only in the child: the ``hessian`` process validates and supervises,
+    and never imports Prefect, MLflow or Dask (each costs seconds). Each flow shares its name
+    with its module."""
+    import importlib
+
     from hessian_sketch.flows import _errors, _supervise
 
     if not _supervise.supervised():
@@ -123,8 +129,10 @@ def _run(fn, plan):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(rc)  # at once: the child is gone, and a full interpreter shutdown takes seconds
+    # imported before the tracebacks are quieted: importing Prefect sets up its loggers
+    flow = getattr(importlib.import_module(f"hessian_sketch.flows.{name}"), name)
     _errors.quiet_tracebacks()
-    return fn()
+    return flow(plan, *args)
 
 
 @app.command()
@@ -133,11 +141,10 @@ def run(config: ConfigArg = None, set_: SetOpt = None) -> None:
     plan = _plan(config, set_, accept=True)
     cfg = plan.config
     _servers_up(cfg, tracking=True, dask=True)
-    from hessian_sketch.flows.pipeline import pipeline
+    summary = _run("pipeline", plan)
     from hessian_sketch.flows.report import table
-    from hessian_sketch.tasks.tracking import ui_link
+    from hessian_sketch.tasks.uris import ui_link
 
-    summary = _run(lambda: pipeline(plan), plan)
     console.print(table(summary))
     _certificate_warning(summary["steps"])
     work = summary["work"]
@@ -162,9 +169,7 @@ def train(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Train and checkpoint every recorded step (resumes)."""
     plan = _plan(config, set_, accept=False)
     _servers_up(plan.config)
-    from hessian_sketch.flows.train import train as flow
-
-    cks = _run(lambda: flow(plan), plan)
+    cks = _run("train", plan)
     for t, c in sorted(cks.items()):
         console.print(f"step {t}: loss {c['loss']:.4f}, accuracy {c['accuracy']:.3f}  {c['path']}")
 
@@ -180,9 +185,7 @@ def sketch(
     _recorded(plan.config, step)
     _plan_checked(plan, sketches=True)
     _servers_up(plan.config, dask=True)
-    from hessian_sketch.flows.sketch import sketch as flow
-
-    out = _run(lambda: flow(plan, step), plan)
+    out = _run("sketch", plan, step)
     lam = ", ".join(f"{v:.4g}" for v in _eigenvalues(out["url"])[:5])
     cert = out.get("certificate") or {}
     console.print(
@@ -198,9 +201,7 @@ def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Analyse every solved sketch of the run: masks, metrics, plots, summary.json."""
     plan = _plan(config, set_, accept=False)
     cfg = plan.config
-    from hessian_sketch.flows.analyze import analyze as flow
     from hessian_sketch.flows.analyze import stored_sketches
-    from hessian_sketch.flows.report import table
 
     _servers_up(cfg)
     lay = plan.layout
@@ -211,7 +212,9 @@ def analyze(config: ConfigArg = None, set_: SetOpt = None) -> None:
         )
         raise typer.Exit(2)
 
-    summary = _run(lambda: flow(plan), plan)
+    summary = _run("analyze", plan)
+    from hessian_sketch.flows.report import table
+
     console.print(table(summary))
     _certificate_warning(summary["steps"])
     console.print(f"summary: {Path(cfg.run_dir) / 'summary.json'}")
@@ -232,9 +235,7 @@ def exact(
         raise typer.Exit(2)
     _plan_checked(plan, sketches=False)
     _servers_up(cfg)
-    from hessian_sketch.flows.exact import exact as flow
-
-    out = _run(lambda: flow(plan, step), plan)
+    out = _run("exact", plan, step)
     a = out["analysis"]
     k = a["k"]
     console.print(
@@ -258,7 +259,7 @@ def ui(
 ) -> None:
     """The MLflow UI for a run's tracking store, on 127.0.0.1 only (opened on the model-training
     view: the link printed carries ?workflowType=machine_learning)."""
-    from hessian_sketch.tasks.tracking import TRAINING_VIEW
+    from hessian_sketch.tasks.uris import TRAINING_VIEW
 
     server = f"http://127.0.0.1:{port}"
     link = f"{server}/#/experiments?{'='.join(TRAINING_VIEW)}"
@@ -297,7 +298,7 @@ def show_config(
 
 def _last_run_link(summary: Path, server: str) -> str | None:
     """The UI's link to the run recorded in a run directory's summary.json, if there is one."""
-    from hessian_sketch.tasks.tracking import ui_link
+    from hessian_sketch.tasks.uris import ui_link
 
     try:
         ml = json.loads(summary.read_text())["mlflow"]

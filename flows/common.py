@@ -11,7 +11,7 @@ from hessian._files import atomic_write_text
 from hessian_sketch.flows import preflight
 from hessian_sketch.flows.layout import Layout
 from hessian_sketch.flows.plan import Plan
-from hessian_sketch.tasks.tracking import redact, unreachable  # noqa: F401  (re-exported)
+from hessian_sketch.tasks.uris import redact, unreachable  # noqa: F401  (re-exported)
 
 
 def checkpoint_id(ck: dict) -> dict:

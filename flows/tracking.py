@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from hessian_sketch.flows.config import RunConfig
-from hessian_sketch.tasks.tracking import default_uri, redact
+from hessian_sketch.tasks.uris import default_uri, redact
 
 
 def tracking_uri(cfg: RunConfig) -> str:

@@ -9,49 +9,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 from prefect import task
 
 from hessian.exceptions import TrackingUnavailableError
+from hessian_sketch.tasks.uris import ui_route, unreachable
 
 BATCH = 1000
 
 #: the experiment tag that marks a model-training experiment (MLflow reads it where the UI's
 #: GenAI / Model training switch is turned off)
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-#: the page-address parameter that opens MLflow 3.17's UI on its model-training view (runs and
-#: their metric charts): the UI takes its view from this parameter, else from the browser's last
-#: choice, else GenAI, whatever the experiment's tag says (docs/stack.md)
-TRAINING_VIEW = ("workflowType", "machine_learning")
-
-
-def ui_route(experiment_id: str, run_id: str | None = None) -> str:
-    """The MLflow UI's address (after the server's) of an experiment's runs, or of one run's
-    metric charts, on the model-training view:
-    ``#/experiments/1/runs/<id>/model-metrics?workflowType=machine_learning``."""
-    key, value = TRAINING_VIEW
-    page = f"/experiments/{experiment_id}" + (f"/runs/{run_id}/model-metrics" if run_id else "")
-    return f"#{page}?{key}={value}"
-
-
-def ui_link(server: str, experiment_id: str, run_id: str | None = None) -> str:
-    """The full address of ``ui_route`` on the UI served at ``server`` (credentials left out)."""
-    scheme, sep, rest = server.partition("://")
-    base = f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else server
-    return f"{base.rstrip('/')}/{ui_route(experiment_id, run_id)}"
-
-
-def redact(uri: str | None) -> str | None:
-    """A URI with any password replaced by *** (``scheme://user:secret@host`` ->
-    ``scheme://user:***@host``): what may be logged or recorded."""
-    if not uri or "@" not in uri or "://" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    cred, at, host = rest.rpartition("@")
-    if ":" in cred:
-        cred = cred.split(":", 1)[0] + ":***"
-    return f"{scheme}://{cred}{at}{host}"
 
 
 def _client(uri: str):
@@ -69,37 +37,6 @@ def _reachable(uri: str) -> None:
             f"{problem}; start it (see deploy/) or set tracking.uri / MLFLOW_TRACKING_URI to "
             "another store"
         )
-
-
-def unreachable(what: str, url: str, timeout: float = 5.0) -> str | None:
-    """None if the server at ``url`` answers, else one line saying which and where.
-
-    ``what``: "prefect" (GET {url}/health), "mlflow" (GET {url}/health) or "dask"
-    (a TCP connection to the scheduler address)."""
-    import socket
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    try:
-        if what == "dask":
-            if url == "inprocess":
-                return None
-            p = urllib.parse.urlparse(url)
-            with socket.create_connection((p.hostname, p.port or 8786), timeout=timeout):
-                return None
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as r:
-            r.read()
-        return None
-    except urllib.error.HTTPError as e:
-        if e.code in (401, 403):  # it answers; the credentials are the client's business
-            return None
-        reason = f"HTTP {e.code}"
-    except (OSError, ValueError) as e:
-        reason = str(getattr(e, "reason", e))
-    names = {"prefect": "Prefect server", "mlflow": "MLflow tracking server",
-             "dask": "Dask scheduler"}  # fmt: skip
-    return f"the {names[what]} at {redact(url)} is not reachable ({reason})"
 
 
 @task(name="mlflow-open-run")  # no retries: a retry after a create would leave a stray run
@@ -186,8 +123,3 @@ def log(
 @task(name="mlflow-close-run", retries=2, retry_delay_seconds=3)
 def close_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
     _client(uri).set_terminated(run_id, status=status)
-
-
-def default_uri(run_dir: str | Path) -> str:
-    """sqlite in the run directory (MLflow's file store is deprecated: docs/stack.md)."""
-    return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"

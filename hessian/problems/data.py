@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from hessian.exceptions import DataError
 
 __all__ = [
+    "bundled_digits",
     "class_balanced_subset",
     "digits_16x16",
     "digits_resampled",
@@ -48,14 +49,11 @@ def digits_resampled(shape: Sequence[int]) -> Data:
     Returns:
         ``X`` float32 (1797, C, H, W) in [0, 1] and ``y`` int64 (1797,) in 0..9.
     """
-    from sklearn.datasets import load_digits
-
     c, h, w = (int(v) for v in shape)
-    digits = load_digits()
-    x = torch.from_numpy(np.asarray(digits.images, dtype=np.float32) / 16.0).unsqueeze(1)
+    images, target = bundled_digits()
+    x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
-    y = torch.from_numpy(np.asarray(digits.target, dtype=np.int64))
-    return x.repeat(1, c, 1, 1).contiguous(), y
+    return x.repeat(1, c, 1, 1).contiguous(), torch.from_numpy(target)
 
 
 def digits_16x16() -> Data:
@@ -67,13 +65,33 @@ def digits_16x16() -> Data:
     Returns:
         ``X`` float32 (1797, 1, 16, 16) in [0, 1] and ``y`` int64 (1797,) in 0..9.
     """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.from_numpy(np.asarray(digits.images, dtype=np.float32) / 16.0).unsqueeze(1)
+    images, target = bundled_digits()
+    x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
     x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
-    y = torch.from_numpy(np.asarray(digits.target, dtype=np.int64))
-    return x.contiguous(), y
+    return x.contiguous(), torch.from_numpy(target)
+
+
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits: ``images`` (1797, 8, 8) with values 0..16 and
+    ``target`` int64 (1797,), exactly ``sklearn.datasets.load_digits``'s.
+
+    Read from the file ``load_digits`` reads (``sklearn/datasets/data/digits.csv.gz``: 64 pixel
+    columns, then the label), found without importing scikit-learn: the import alone costs ~2 s,
+    paid by every ``hessian`` process that loads a digits problem. Where the file is not there
+    (another layout of the package), ``load_digits`` itself.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec else None
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return np.asarray(d.images, dtype=np.float64), np.asarray(d.target, dtype=np.int64)
+    with gzip.open(path, "rt") as f:
+        data = np.loadtxt(f, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
 
 
 def _read_bytes(path: Path) -> bytes:

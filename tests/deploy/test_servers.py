@@ -3,8 +3,7 @@
 import pytest
 
 from hessian_sketch.deploy import servers
-from hessian_sketch.flows.common import unreachable
-from hessian_sketch.tasks.tracking import redact
+from hessian_sketch.tasks.uris import redact, unreachable
 
 
 def test_loopback_by_default():

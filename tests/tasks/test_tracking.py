@@ -2,7 +2,7 @@
 
 from mlflow import MlflowClient
 
-from hessian_sketch.tasks import tracking
+from hessian_sketch.tasks import tracking, uris
 
 
 def test_experiments_are_marked_for_the_training_view(tmp_path):
@@ -25,15 +25,4 @@ def test_experiments_are_marked_for_the_training_view(tmp_path):
     assert again["experiment_id"] == old and client.get_experiment(old).tags[key] == kind
     n = tracking.log_values(uri, run["run_id"], metrics=[("m", 1.0, 0), ("m", None, 1)])
     assert n == 1
-    assert run["ui_route"] == tracking.ui_route(run["experiment_id"], run["run_id"])
-
-
-def test_links_open_the_training_view():
-    """MLflow 3.17's UI takes its view from the address, not from the experiment's tag."""
-    assert tracking.TRAINING_VIEW == ("workflowType", "machine_learning")
-    assert tracking.ui_route("3", "abc") == (
-        "#/experiments/3/runs/abc/model-metrics?workflowType=machine_learning"
-    )
-    assert tracking.ui_link("http://u:pw@127.0.0.1:5000/", "3") == (
-        "http://127.0.0.1:5000/#/experiments/3?workflowType=machine_learning"
-    )
+    assert run["ui_route"] == uris.ui_route(run["experiment_id"], run["run_id"])

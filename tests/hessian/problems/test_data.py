@@ -28,6 +28,19 @@ def test_digits_16x16():
     assert set(y.tolist()) == set(range(10))
 
 
+def test_bundled_digits_are_scikit_learns():
+    """Read without importing scikit-learn, and exactly what ``load_digits`` returns."""
+    from sklearn.datasets import load_digits
+
+    from hessian.problems.data import bundled_digits
+
+    images, target = bundled_digits()
+    d = load_digits()
+    np.testing.assert_array_equal(images, d.images)
+    np.testing.assert_array_equal(target, d.target)
+    assert target.dtype == np.int64 and images.shape == (1797, 8, 8)
+
+
 def _write_idx(path, magic, array, compress=False):
     header = struct.pack(">i", magic) + struct.pack(f">{array.ndim}I", *array.shape)
     payload = header + array.astype(np.uint8).tobytes()
