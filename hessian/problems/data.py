@@ -65,10 +65,7 @@ def digits_16x16() -> Data:
     Returns:
         ``X`` float32 (1797, 1, 16, 16) in [0, 1] and ``y`` int64 (1797,) in 0..9.
     """
-    images, target = bundled_digits()
-    x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
-    x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
-    return x.contiguous(), torch.from_numpy(target)
+    return digits_resampled((1, 16, 16))
 
 
 def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
