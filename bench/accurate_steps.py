@@ -7,11 +7,11 @@ algebra, on the peers' problem (its parameters cached in bench/results by ``benc
         --max-products 8000 --verify 64 --cache-gb 0             # the whole k = 500 solve
 
 Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
-writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the reads of the
-two streamed passes (the basis' chunk files and the products) and their basis writes, the rest
-of each step (the float64 conversions and multiplications), and the restarts (their reads and
-writes apart). Give enough products for restarts (k = 100, block 8: the first after 224) to
-see a solve's steady state.
+writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the two streamed
+passes of the steps (wall time), within them the reads (the basis' chunk files and the
+products) and the basis writes (summed over the pass threads, so they may exceed the passes'
+wall time), and the restarts (their reads and writes apart). Give enough products for
+restarts (k = 100, block 8: the first after 224) to see a solve's steady state.
 Peak memory: the summed RSS of this process and its descendants (the Dask workers), sampled
 every 0.5 s. Results: bench/results/accurate_steps.json.
 """
@@ -98,7 +98,7 @@ def main() -> None:
     seconds: collections.Counter = collections.Counter()
     for name in ("step", "restart"):
         timed(stored_basis.StoredBasis, name, seconds, phase=True)
-    for name in ("blocks", "rows", "products", "write"):
+    for name in ("passes", "blocks", "rows", "products", "write"):
         timed(stored_basis.StoredBasis, name, seconds)
     timed(basis_jobs.Jobs, "run", seconds)
     n_hessian, per_pass = CASES[a.problem]
@@ -126,13 +126,17 @@ def main() -> None:
         shutil.rmtree(url.parent, ignore_errors=True)
     info = res.info
     steps = max(1, info["steps"])
+    st = res.store.settings
+    threads = 1
+    if st.block >= getattr(stored_basis, "TILED_BLOCK", st.block + 1):  # as StoredBasis does
+        threads = stored_basis.pass_threads(-(-st.D // st.chunk_rows))
     reads = seconds["step.blocks"] + seconds["step.products"]
     writes = seconds["step.write"]
     out = {
         "problem": a.problem, "k": a.k, "block": a.block, "products": info["products"],
         "steps": info["steps"], "wall": wall, "hvp_seconds": info["hvp_seconds"],
         "product_jobs": seconds["step.run"], "basis_reads": reads, "basis_writes": writes,
-        "rest_of_steps": seconds["step"] - seconds["step.run"] - reads - writes,
+        "passes": seconds["step.passes"], "pass_threads": threads,
         "per_step": seconds["step"] / steps, "hvp_per_step": info["hvp_seconds"] / steps,
         "restarts": info["restarts"], "restart_seconds": seconds["restart"],
         "restart_reads": seconds["restart.rows"],

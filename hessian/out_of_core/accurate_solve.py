@@ -215,7 +215,10 @@ def accurate(
             _save(store, state, basis)
 
         report = None if progress is None else (lambda s_, r, c: progress(s_.products, r, c))
-        out = ks.run(basis, s, state, save=save, progress=report)
+        try:
+            out = ks.run(basis, s, state, save=save, progress=report)
+        finally:
+            basis.close()
         cert = out.certificate
         if st.verify:
             cert = _verify(store, basis, jobs, out, st)

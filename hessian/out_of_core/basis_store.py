@@ -100,7 +100,7 @@ class BasisStore(ChunkFiles):
         self.path = Path(url)
         self.settings = AccurateSettings(**group.attrs["settings"])
         self._arrays: dict[str, zarr.Array] = {}
-        self._buffers: dict[tuple[str, int], np.ndarray] = {}  # column_blocks' reused chunk buffers
+        self._buffers: dict[tuple, np.ndarray] = {}  # column_blocks' chunk buffers, per thread
         self._dirs: set[Path] = set()  # chunk directories the direct writer made
 
     @classmethod

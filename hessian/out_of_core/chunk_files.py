@@ -12,6 +12,7 @@ direct ones, and the passes read the whole basis twice per step.
 from __future__ import annotations
 
 import os
+import threading
 
 import google_crc32c
 import numpy as np
@@ -19,6 +20,8 @@ import zarr
 from zarr.codecs import Crc32cCodec
 
 from hessian.exceptions import CorruptBlockError
+
+_rename = os.replace  # every chunk file's rename into place (fault tests interrupt it)
 
 
 class ChunkFiles:
@@ -54,8 +57,8 @@ class ChunkFiles:
         """Rows a..b-1, columns 0..c1-1 of array ``name`` as (first column, block) pairs in the
         stored dtype, one per column chunk, each checked against its CRC32C (its values are
         not checked for NaN: the caller checks what it forms from them, ``check_finite``); the
-        blocks are valid until the next call (they live in reused buffers). Not chunk-aligned:
-        one float64 block, read by ``read``.
+        blocks are valid until the thread's next call (they live in its reused buffers). Not
+        chunk-aligned: one float64 block, read by ``read``.
 
         Why: the accurate solver's passes read the whole basis twice per step; each chunk is
         read into a reused buffer and converted from there while it is in cache (into the
@@ -83,9 +86,10 @@ class ChunkFiles:
     def _buffer(self, name: str, j: int, arr: zarr.Array) -> np.ndarray:
         rc, cc = arr.chunks
         size = rc * cc * np.dtype(arr.dtype).itemsize + 4
-        buf = self._buffers.get((name, j))
+        key = (name, j, threading.get_ident())  # one set per thread: the passes run on several
+        buf = self._buffers.get(key)
         if buf is None or len(buf) != size:
-            buf = self._buffers[name, j] = np.empty(size, dtype=np.uint8)
+            buf = self._buffers[key] = np.empty(size, dtype=np.uint8)
         return buf
 
     def _chunk(self, name: str, arr: zarr.Array, i: int, j: int, buf=None,
@@ -185,4 +189,31 @@ class ChunkFiles:
                 with open(tmp, "wb") as f:  # the chunk's own buffer: no copy of it
                     f.write(chunk.data)
                     f.write(np.uint32(google_crc32c.value(chunk)).tobytes())
-                os.replace(tmp, path)
+                _rename(tmp, path)
+
+    def move_row_chunk(self, src: str, dst: str, i: int, c1: int) -> bool:
+        """Columns 0..c1-1 of ``src``'s first row chunk become row chunk ``i`` of ``dst`` by
+        renaming their chunk files (arrays of one chunk shape and dtype, laid out as
+        ``open_or_create`` makes them: a chunk's file holds its values and their CRC32C, and
+        does not depend on where the chunk sits). Each rename is atomic; a file not in ``src``
+        was moved before (a resumed move) and is skipped. False, moving nothing, where the
+        arrays are not laid out so (the caller copies).
+
+        Why: a restart's rotated row chunk is staged before it replaces the basis' (a killed
+        restart finishes from the staged copy); renaming the staged files instead of writing
+        the chunk a second time halves a restart's writes."""
+        s_rows = self.group[src].chunks[0]
+        a, b = i * s_rows, min(self.settings.D, (i + 1) * s_rows)
+        s_arr = self._aligned(src, 0, s_rows, slice(0, c1))
+        d_arr = self._aligned(dst, a, b, slice(0, c1))
+        if (s_arr is None or d_arr is None or s_arr.chunks != d_arr.chunks
+                or s_arr.dtype != d_arr.dtype):  # fmt: skip
+            return False
+        cc = s_arr.chunks[1]
+        s_key = s_arr.metadata.chunk_key_encoding.encode_chunk_key
+        d_key = d_arr.metadata.chunk_key_encoding.encode_chunk_key
+        for j in range(-(-c1 // cc)):
+            source = self.path / src / s_key((0, j))
+            if source.exists():
+                _rename(source, self.path / dst / d_key((i, j)))
+        return True

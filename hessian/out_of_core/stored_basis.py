@@ -3,15 +3,22 @@
 A step runs the products of the next block as jobs (``basis_jobs``), then two streamed passes
 over row chunks in float64: [Q X]^T W and W^T W, then X' = (W - [Q X] C) R^-1 written into the
 store, with the stored basis' Gram matrix G = Q^T Q updated from the stored values (CGS twice
-from one pass: ``krylov_schur.cgs2_from_gram``). Each pass works a block (chunk_rows x b: one
-chunk file, read into a reused buffer, its checksum checked) at a time, converted into one
-reused float64 buffer (``_f64``), on one BLAS thread (``passes``). A restart rotates the
-basis a row chunk at a time through the staging chunk, saving the rotation with the state
-first, so that a killed run finishes it where it stopped. ``cache`` bytes of RAM may mirror the
-basis (the passes then read memory; the store is still written, for resumption).
+from one pass: ``krylov_schur.cgs2_from_gram``). A pass runs a row chunk per task; a task
+reads its chunk's files (their checksums checked) into its thread's reused buffers and works
+through them in tiles of rows converted to float64 as they are copied, on a few threads of one
+BLAS thread each (``_tiles``, ``pass_threads``), or with a small block a block at a time
+(``_f64``) on one thread (``passes`` says why). A restart rotates the basis a row chunk
+at a time through the staging chunk, saving the rotation with the state first, so that a killed
+run finishes it where it stopped (the staged chunk's files are renamed into the basis, not
+written twice). ``cache`` bytes of RAM may mirror the basis (the passes then read memory; the
+store is still written, for resumption).
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg
@@ -23,6 +30,34 @@ from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import BasisStore
 from hessian.solvers import krylov_schur as ks
 from hessian.solvers.sketching_matrices import STREAM_KRYLOV, sketching_matrix
+
+#: rows of a pass' tile (``StoredBasis._tiles``): 512 x 1,000 float64 columns is 4 MB
+TILE_ROWS = 512
+#: pass threads at most: each holds its row chunk of the basis (chunk_rows x n_max) in buffers
+PASS_THREADS = 4
+#: the smallest block the passes work in tiles on threads; below it, a block at a time on one
+#: thread (``StoredBasis.passes`` says why)
+TILED_BLOCK = 16
+
+
+def pass_threads(n_chunks: int) -> int:
+    """Threads for the step's passes: the cores this process may use, at most
+    ``PASS_THREADS`` and one per row chunk. The product workers are idle while the passes run
+    (a step's products come first), so the passes may take every core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(PASS_THREADS, cores, n_chunks))
+
+
+def _ordered_sum(parts) -> np.ndarray:
+    """The sum of the chunks' parts, in chunk order."""
+    it = iter(parts)
+    total = next(it).copy()
+    for p in it:
+        total += p
+    return total
 
 
 class StoredBasis:
@@ -36,7 +71,11 @@ class StoredBasis:
         self.chunks = store.row_chunks()
         nbytes = self.D * self.st.columns * np.dtype(self.st.dtype).itemsize
         self.mirror = None
-        self._rows = self._products = self._flat = None  # reused buffers of the passes
+        self._rows = None  # the restart's reused row buffer
+        self._local = threading.local()  # the pass threads' reused buffers
+        self.tiled = self.block >= TILED_BLOCK
+        self.threads = pass_threads(len(self.chunks)) if self.tiled else 1
+        self._pool = None
         if cache and nbytes <= cache:
             self.mirror = np.full((self.D, self.st.columns), np.nan, dtype=self.st.dtype)
 
@@ -44,7 +83,7 @@ class StoredBasis:
         """Rows a..b-1 of basis columns 0..c1-1 as (first column, block) pairs in the stored
         dtype, one per block of the basis: views of the mirror, or the store's reused chunk
         buffers (CRC32C checked, not scanned for NaN: the step checks its sums, ``_finite``);
-        valid until the next call."""
+        valid until the thread's next call."""
         if self.mirror is not None:
             w = self.block
             return [(j, self.mirror[a:b, j : min(c1, j + w)]) for j in range(0, c1, w)]
@@ -62,18 +101,41 @@ class StoredBasis:
             return out
         return self.store.read("basis", a, b, slice(0, c1), out=out)
 
+    def _buffer(self, name: str, size: int) -> np.ndarray:
+        """A reused float64 buffer of at least ``size`` values, one per thread (the passes run
+        row chunks on several threads)."""
+        buf = getattr(self._local, name, None)
+        if buf is None or buf.size < size:
+            buf = np.empty(size)
+            setattr(self._local, name, buf)
+        return buf[:size]
+
     def _f64(self, Q: np.ndarray) -> np.ndarray:
-        """Q in float64, in one reused row-major buffer (valid until the next call).
+        """Q in float64, in a reused row-major buffer (valid until the thread's next call).
 
         Why reused: the passes convert every block of the basis twice or three times per
         step; with a fresh copy and a fresh product per block, the update W -= Q_j C_j took 3x
         the inner products of the same size (profiled at wide_mlp)."""
-        size = Q.shape[0] * Q.shape[1]
-        if self._flat is None or self._flat.size < size:
-            self._flat = np.empty(size)
-        out = self._flat[:size].reshape(Q.shape)
+        out = self._buffer("block", Q.size).reshape(Q.shape)
         np.copyto(out, Q)
         return out
+
+    def _tiles(self, blocks: list[tuple[int, np.ndarray]], rows: int, c1: int):
+        """(t0, t1, tile) for rows t0..t1-1 of the row chunk, the tile (t1 - t0) x c1 in float64:
+        the blocks' rows side by side, converted as they are copied, in one reused buffer.
+
+        Why tiles: a tile of ``TILE_ROWS`` rows of all the basis' columns stays in cache while
+        it is used, and each product against it is one GEMM of its full width. Converting and
+        multiplying a whole (chunk_rows x b) block at a time streamed every block through
+        memory three times; at 720 columns, b = 24, a row chunk's passes took 390 ms that way
+        and 258 ms in tiles of 512 rows (one thread)."""
+        flat = self._buffer("tile", TILE_ROWS * c1)
+        for t0 in range(0, rows, TILE_ROWS):
+            t1 = min(rows, t0 + TILE_ROWS)
+            tile = flat[: (t1 - t0) * c1].reshape(t1 - t0, c1)
+            for j, Q in blocks:
+                tile[:, j : j + Q.shape[1]] = Q[t0:t1]
+            yield t0, t1, tile
 
     def load_mirror(self, n: int) -> None:
         """Fill the RAM mirror from the store (a resumed run), columns 0..n+b."""
@@ -92,11 +154,10 @@ class StoredBasis:
         return Xs.astype(np.float64) if stored else None
 
     def products(self, a: int, b: int) -> np.ndarray:
-        """Rows a..b-1 of the step's products in float64, in a reused row-major buffer."""
-        rows = b - a
-        if self._products is None or self._products.shape[0] < rows:
-            self._products = np.empty((rows, self.block))
-        return self.store.read("products", a, b, out=self._products[:rows])
+        """Rows a..b-1 of the step's products in float64, in a reused row-major buffer (one per
+        thread)."""
+        out = self._buffer("products", (b - a) * self.block).reshape(b - a, self.block)
+        return self.store.read("products", a, b, out=out)
 
     def step(self, n: int):
         """One step: the products as jobs, then the two passes (``passes``)."""
@@ -104,43 +165,107 @@ class StoredBasis:
         with threadpool_limits(1, user_api="blas"):
             return self.passes(n)
 
-    def passes(self, n: int):
-        """The step's two passes, a row chunk at a time and in it a block of the basis at a
-        time, converted to float64 as it comes (``_f64``), the update in place by BLAS.
+    def _map(self, fn, *args) -> list:
+        """``fn(a, c, *args)`` for every row chunk, on the pass threads, results in chunk order
+        (so the sums over chunks, and the solve, do not depend on the threads' timing)."""
+        if self.threads == 1:
+            return [fn(a, c, *args) for a, c in self.chunks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="basis-pass")
+        futures = [self._pool.submit(fn, a, c, *args) for a, c in self.chunks]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:  # an error (or Ctrl-C): the chunks not started are not run
+                f.cancel()
 
-        Single-threaded BLAS: the products here are (chunk_rows x b)^T (chunk_rows x b) and
-        (chunk_rows x b) (b x b), too small to share; measured on 2 cores at wide_mlp size
-        (n = 168), two threads made them 2-12x slower than one (the update 16 ms against 7
-        ms per row chunk, Y R^-1 9.8 ms against 0.8 ms), and the file reads slower too."""
+    def close(self) -> None:
+        """Stop the pass threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def passes(self, n: int):
+        """The step's two passes over the row chunks, a row chunk per task.
+
+        First [Q X]^T W and W^T W; then W - [Q X] C, times R^-1, is the new block X', rounded
+        to the stored dtype, and G's new columns are formed from those stored values. With a
+        block of ``TILED_BLOCK`` or more, a task works through its chunk in tiles of rows
+        (``_tiles``), on ``threads`` threads of one BLAS thread each; with a smaller one, a
+        block of the basis at a time (``_f64``), on one thread, the update in place by BLAS.
+
+        Why one BLAS thread: the products are too thin to share (measured on 2 cores at
+        wide_mlp size, n = 168: two BLAS threads made them 2-12x slower than one), while two
+        row chunks at once share only the memory bus (numpy's matmul releases the GIL; scipy's
+        dgemm, the in-place update, does not). Why the two ways, measured per row chunk on one
+        core: at b = 24 and 720 columns, 406 ms a block at a time, 244 ms in tiles, 130 ms in
+        tiles on two threads; at b = 8 and 168 columns the passes are bound by memory (31, 43
+        and 29 ms: no gain), and 20 whole wide_mlp steps were no faster in tiles on two threads
+        (113 s of passes) than a block at a time (95 and 108 s in two runs): copying 8 columns
+        at a time into a tile costs what the wider GEMMs save."""
         b = self.block
-        P = np.zeros((n + b, b))
-        WW = np.zeros((b, b))
-        for a, c in self.chunks:
-            W = self.products(a, c)
-            for j, Q in self.blocks(a, c, n + b):
-                P[j : j + Q.shape[1]] += self._f64(Q).T @ W
-            WW += W.T @ W
+        parts = self._map(self._project, n + b)
+        P = _ordered_sum(p for p, _ in parts)
+        WW = _ordered_sum(w for _, w in parts)
         self._finite(n + b, P, WW)
         C, R = ks.cgs2_from_gram(P, self.G[: n + b, : n + b], WW)
         R_inv = np.linalg.inv(R)  # b x b; R is triangular, or a square-root factor
-        g_new = np.zeros((n + b, b))
-        g_nn = np.zeros((b, b))
-        for a, c in self.chunks:
-            Yt = self.products(a, c).T  # column-major: updated in place by BLAS
-            blocks = self.blocks(a, c, n + b)
-            for j, Q in blocks:  # Y^T -= C_j^T Q_j^T
-                Cj = C[j : j + Q.shape[1]].T
-                Yt = dgemm(-1.0, Cj, self._f64(Q).T, beta=1.0, c=Yt, overwrite_c=True)
-            Xs = self.write(a, c, n + b, Yt.T @ R_inv)
-            for j, Q in blocks:
-                g_new[j : j + Q.shape[1]] += self._f64(Q).T @ Xs
-            g_nn += Xs.T @ Xs
+        parts = self._map(self._update, n + b, C, R_inv)
+        g_new = _ordered_sum(g for g, _ in parts)
+        g_nn = _ordered_sum(g for _, g in parts)
         self._finite(n + 2 * b, g_new, g_nn)
         self.G[: n + b, n + b : n + 2 * b] = g_new
         self.G[n + b : n + 2 * b, : n + b] = g_new.T
         self.G[n + b : n + 2 * b, n + b : n + 2 * b] = g_nn
         self.key += 1
         return C, R
+
+    def _project(self, a: int, c: int, c1: int):
+        """The first pass on rows a..c-1: their parts of [Q X]^T W and W^T W."""
+        W = self.products(a, c)
+        P = np.zeros((c1, self.block))
+        blocks = self.blocks(a, c, c1)
+        if self.tiled:
+            for t0, t1, tile in self._tiles(blocks, c - a, c1):
+                P += tile.T @ W[t0:t1]
+        else:
+            for j, Q in blocks:
+                P[j : j + Q.shape[1]] += self._f64(Q).T @ W
+        return P, W.T @ W
+
+    def _update(self, a: int, c: int, c1: int, C: np.ndarray, R_inv: np.ndarray):
+        """The second pass on rows a..c-1: X' = (W - [Q X] C) R^-1 written into columns
+        c1..c1+b, and the rows' parts of [Q X]^T X' and X'^T X' from the stored values."""
+        if not self.tiled:
+            return self._update_by_block(a, c, c1, C, R_inv)
+        b = self.block
+        Y = self.products(a, c)  # updated in place
+        Xs = np.empty((c - a, b), dtype=self.st.dtype)
+        g_new = np.zeros((c1, b))
+        g_nn = np.zeros((b, b))
+        for t0, t1, tile in self._tiles(self.blocks(a, c, c1), c - a, c1):
+            y = Y[t0:t1]
+            y -= tile @ C
+            xs = Xs[t0:t1]
+            xs[...] = y @ R_inv
+            x = xs.astype(np.float64)
+            g_new += tile.T @ x
+            g_nn += x.T @ x
+        self.write(a, c, c1, Xs, stored=False)
+        return g_new, g_nn
+
+    def _update_by_block(self, a: int, c: int, c1: int, C: np.ndarray, R_inv: np.ndarray):
+        """``_update`` a block of the basis at a time, Y^T -= C_j^T Q_j^T in place by dgemm."""
+        Yt = self.products(a, c).T  # column-major: updated in place by BLAS
+        blocks = self.blocks(a, c, c1)
+        for j, Q in blocks:
+            Cj = C[j : j + Q.shape[1]].T
+            Yt = dgemm(-1.0, Cj, self._f64(Q).T, beta=1.0, c=Yt, overwrite_c=True)
+        Xs = self.write(a, c, c1, Yt.T @ R_inv)
+        g_new = np.zeros((c1, self.block))
+        for j, Q in blocks:
+            g_new[j : j + Q.shape[1]] += self._f64(Q).T @ Xs
+        return g_new, Xs.T @ Xs
 
     def _finite(self, c1: int, *sums: np.ndarray) -> None:
         """The passes read blocks without checking their values for NaN (``blocks``): a NaN or
@@ -160,7 +285,9 @@ class StoredBasis:
     def restart(self, n: int, U: np.ndarray, theta: np.ndarray, resuming: bool = False) -> None:
         """Columns 0..m+b <- [Q U, X], a row chunk at a time through the staging chunk. The
         rotation is saved with the state first; a resumed one skips the chunks already rotated
-        (``rotated[c]`` = this restart's number) and copies a staged one."""
+        (``rotated[c]`` = this restart's number) and finishes a staged one. A staged chunk's
+        files are renamed into the basis (``ChunkFiles.move_row_chunk``), or copied where the
+        store is not laid out for that."""
         m, b = U.shape[1], self.block
         g = self.store.group
         rotation = self.state.restarts + 1
@@ -172,15 +299,22 @@ class StoredBasis:
             if int(g["rotated"][c]) == rotation:
                 continue
             new = rotated[: e - a]
-            if g.attrs.get("staged") == [rotation, c]:
-                new[...] = g["staging"][: e - a, : m + b]
-            else:
+            staged = g.attrs.get("staged") == [rotation, c]
+            if not staged:
                 Q = self.rows(a, e, n + b)  # one GEMM: a sum of rank-b updates was 3.6x slower
                 np.matmul(Q[:, :n], U, out=new[:, :m])
                 new[:, m:] = Q[:, n : n + b]
                 self.store.write("staging", 0, e - a, 0, new)
                 g.attrs["staged"] = [rotation, c]
-            self.write(a, e, 0, new, stored=False)
+            if self.store.move_row_chunk("staging", "basis", c, m + b):
+                if self.mirror is not None:
+                    self.mirror[a:e, : m + b] = (
+                        self.store.read("basis", a, e, slice(0, m + b)) if staged else new
+                    )
+            else:
+                if staged:
+                    new[...] = g["staging"][: e - a, : m + b]
+                self.write(a, e, 0, new, stored=False)
             g["rotated"][c] = rotation
         G = self.G
         Gx = G[:n, n : n + b]

@@ -5,13 +5,13 @@ import dataclasses
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hessian
 from hessian.exceptions import CorruptBlockError, StoreMismatchError
-from hessian.out_of_core import stored_basis
 from hessian.out_of_core.accurate_solve import accurate as run_accurate
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
 from hessian.out_of_core.space import check_space
@@ -87,26 +87,36 @@ def test_sigkill_resumes_at_the_last_step(tmp_path, solved, op):
     np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
 
 
-def test_a_crash_inside_a_restart_resumes(tmp_path, solved, op, monkeypatch):
-    writes = {"n": 0}
-    real = stored_basis.StoredBasis.write
+@pytest.mark.parametrize("where", ["staging", "basis"])
+def test_a_crash_inside_a_restart_resumes(tmp_path, solved, op, monkeypatch, where):
+    """Killed inside a restart's first row chunk: after one of its files was written into the
+    staging chunk, or after one staged file was renamed into the basis. The resumed run
+    finishes the rotation (no staged file is left) and the solve is the same."""
+    from hessian.out_of_core import chunk_files
 
-    def crashing(self, a, b, c0, X, **kw):
-        if c0 == 0 and self.state.n > self.st.keep:  # a restart's rotation writes column 0 on
-            writes["n"] += 1
-            if writes["n"] == 1:
-                raise KeyboardInterrupt("killed inside a restart")
-        return real(self, a, b, c0, X, **kw)
+    calls = {"n": 0}
+    real = chunk_files._rename
+
+    def rename(src, dst):
+        if f"/{where}/" in str(dst) and "/staging/" in f"{src}{dst}":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt(f"killed inside a restart ({where})")
+        return real(src, dst)
 
     url = str(tmp_path / "r.zarr")
     req = accurate_request(KA, B, chunk_rows=65536)
-    monkeypatch.setattr(stored_basis.StoredBasis, "write", crashing)
+    monkeypatch.setattr(chunk_files, "_rename", rename)
     with pytest.raises(KeyboardInterrupt):
         run_accurate(url, req, scheduler="inprocess", op=op)
-    monkeypatch.setattr(stored_basis.StoredBasis, "write", real)
+    monkeypatch.undo()
     assert "rotation_U" in BasisStore.open(url).load_state()
+    staged = [p for p in (Path(url) / "staging").rglob("*") if p.is_file() and "/c/" in str(p)]
+    assert staged  # the crash left part of the row chunk staged
     res = run_accurate(url, req, scheduler="inprocess", op=op)
     np.testing.assert_allclose(res.eigenvalues, solved.eigenvalues, rtol=1e-9)
+    left = [p for p in (Path(url) / "staging").rglob("*") if p.is_file() and "/c/" in str(p)]
+    assert not left
 
 
 def test_warm_start_from_a_sketch_store(tmp_path, op):

@@ -106,15 +106,16 @@ def test_a_nan_in_the_basis_is_found_by_the_step_and_named(tmp_path, monkeypatch
         disk.step(b)
 
 
+@pytest.mark.parametrize("b", [4, 16])  # a block at a time, the update in place; in tiles
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_steps_over_several_row_chunks_match_the_in_memory_basis(tmp_path, monkeypatch, dtype):
-    """Three row chunks, the last one short: the passes' reused buffers (a block at a time, the
-    update in place) give the in-memory basis' C and R, and G is the stored basis' Gram
-    matrix (float32: the rounding of the stored columns, tracked exactly)."""
+def test_steps_over_several_row_chunks_match_the_in_memory_basis(tmp_path, monkeypatch, dtype, b):
+    """Three row chunks, the last one short: the passes' reused buffers give the in-memory
+    basis' C and R, and G is the stored basis' Gram matrix (float32: the rounding of the
+    stored columns, tracked exactly)."""
     import scipy.sparse.linalg as sla
 
     rng = np.random.default_rng(1)
-    D, b = 2 * 65536 + 8928, 4
+    D = 2 * 65536 + 8928
     d = rng.uniform(-1, 1, D)
     Z = np.linalg.qr(rng.standard_normal((D, 6)))[0]
     s = np.array([9.0, -7.0, 5.0, 4.0, -3.0, 2.5])
@@ -123,8 +124,8 @@ def test_steps_over_several_row_chunks_match_the_in_memory_basis(tmp_path, monke
         matvec=lambda x: d * x + Z @ (s * (Z.T @ x)),
         matmat=lambda X: d[:, None] * X + Z @ (s[:, None] * (Z.T @ X)),
     )
-    st = AccurateSettings(D=D, k=4, block=b, n_max=24, keep=8, tol=1e-2, subspace_tol=1e-2,
-                          dtype=dtype, chunk_rows=65536, verify=4)  # fmt: skip
+    st = AccurateSettings(D=D, k=b, block=b, n_max=6 * b, keep=2 * b, tol=1e-2,
+                          subspace_tol=1e-2, dtype=dtype, chunk_rows=65536, verify=4)  # fmt: skip
     store = BasisStore.open_or_create(str(tmp_path / "b.zarr"), st, "fp", "{}", np.zeros(D))
     import hessian.out_of_core.basis_jobs as bj
 
@@ -151,3 +152,46 @@ def test_steps_over_several_row_chunks_match_the_in_memory_basis(tmp_path, monke
     f64 = dtype == "float64"
     _steps_then_restart(disk, mem, store, state, rng, m=8, tol=1e-10 if f64 else 1e-5,
                         rot_tol=1e-12 if f64 else 1e-6, g_tol=1e-12 if f64 else 1e-9)  # fmt: skip
+
+
+@pytest.mark.parametrize("b", [4, 16])  # a block at a time; in tiles
+def test_the_pass_threads_do_not_change_a_bit(tmp_path, monkeypatch, b):
+    """The passes run row chunks on threads and sum their parts in chunk order: two threads
+    give the bits of one (C, R, G and the stored basis), whatever order the chunks finish in."""
+    import torch
+
+    import hessian.out_of_core.basis_jobs as bj
+
+    rng = np.random.default_rng(2)
+    D = 2 * 65536 + 8928
+    d = torch.from_numpy(rng.uniform(-1, 1, D))
+
+    class _Diag:
+        def __init__(self):
+            self.D, self.dtype = D, torch.float64
+
+        def matmat_rows(self, V):
+            return V * d
+
+    monkeypatch.setattr(bj, "_operator", lambda store, op=None: op)
+    runs = []
+    for threads in (1, 2):
+        st = AccurateSettings(D=D, k=b, block=b, n_max=6 * b, keep=2 * b, tol=1e-2,
+                              subspace_tol=1e-2, chunk_rows=65536, verify=4)  # fmt: skip
+        store = BasisStore.open_or_create(str(tmp_path / f"{threads}.zarr"), st, "fp", "{}",
+                                          np.zeros(D))  # fmt: skip
+        disk = StoredBasis(store, Jobs(store.url, None, 1, _Diag()), np.eye(st.columns), 0, 0,
+                           ks.State.start(b))  # fmt: skip
+        assert disk.tiled == (b >= 16)
+        disk.threads = threads
+        write_start(disk, 3, None)
+        steps = [disk.step(n) for n in range(0, 4 * b, b)]
+        assert (disk._pool is not None) == (threads > 1)
+        disk.close()
+        runs.append((steps, disk.G.copy(), store.read("basis", 0, D, slice(0, 5 * b))))
+    (one, G1, Q1), (two, G2, Q2) = runs
+    for (C1, R1), (C2, R2) in zip(one, two, strict=True):
+        np.testing.assert_array_equal(C1, C2)
+        np.testing.assert_array_equal(R1, R2)
+    np.testing.assert_array_equal(G1, G2)
+    np.testing.assert_array_equal(Q1, Q2)
