@@ -5,6 +5,7 @@ algebra, on the peers' problem (its parameters cached in bench/results by ``benc
     .venv/bin/python bench/accurate_steps.py --problem mlp_1m --max-products 400
     .venv/bin/python bench/accurate_steps.py --problem mlp_1m --k 500 --block 24 \
         --max-products 8000 --verify 64 --cache-gb 0             # the whole k = 500 solve
+    ... --n-max 936 --keep 600                                   # another restart schedule
 
 Times, in the solving process: the product jobs (``Jobs.run``: reading the block, the HVPs,
 writing the products; ``hvp_seconds``: the HVPs alone, timed in the worker), the two streamed
@@ -91,6 +92,12 @@ def main() -> None:
     ap.add_argument("--max-products", type=int, default=120)
     ap.add_argument("--verify", type=int, default=0, help="pairs re-checked by fresh products")
     ap.add_argument("--cache-gb", type=float, help="RAM mirror of the basis (0: none)")
+    ap.add_argument(
+        "--n-max", type=int, help="basis columns before a restart (default: the solver's)"
+    )
+    ap.add_argument(
+        "--keep", type=int, help="Ritz vectors kept at a restart (default: the solver's)"
+    )
     a = ap.parse_args()
     params_file = R / f"params_{a.problem}_100.npy"
     if not params_file.exists():
@@ -113,7 +120,7 @@ def main() -> None:
 
     cache = None if a.cache_gb is None else int(a.cache_gb * 2**30)
     request = AccurateRequest(spec, k=a.k, block=a.block, max_products=a.max_products,
-                              verify=a.verify, cache=cache)  # fmt: skip
+                              verify=a.verify, cache=cache, n_max=a.n_max, keep=a.keep)  # fmt: skip
     try:
         with PeakMemory(every=0.5) as memory:
             res = accurate(str(url), request, np.load(params_file), progress=progress)
@@ -133,7 +140,8 @@ def main() -> None:
     reads = seconds["step.blocks"] + seconds["step.products"]
     writes = seconds["step.write"]
     out = {
-        "problem": a.problem, "k": a.k, "block": a.block, "products": info["products"],
+        "problem": a.problem, "k": a.k, "block": a.block, "n_max": info["n_max"],
+        "keep": info["keep"], "products": info["products"],
         "steps": info["steps"], "wall": wall, "hvp_seconds": info["hvp_seconds"],
         "product_jobs": seconds["step.run"], "basis_reads": reads, "basis_writes": writes,
         "passes": seconds["step.passes"], "pass_threads": threads,
