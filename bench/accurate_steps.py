@@ -133,10 +133,6 @@ def main() -> None:
         shutil.rmtree(url.parent, ignore_errors=True)
     info = res.info
     steps = max(1, info["steps"])
-    st = res.store.settings
-    threads = 1
-    if st.block >= getattr(stored_basis, "TILED_BLOCK", st.block + 1):  # as StoredBasis does
-        threads = stored_basis.pass_threads(-(-st.D // st.chunk_rows))
     reads = seconds["step.blocks"] + seconds["step.products"]
     writes = seconds["step.write"]
     out = {
@@ -144,7 +140,7 @@ def main() -> None:
         "keep": info["keep"], "products": info["products"],
         "steps": info["steps"], "wall": wall, "hvp_seconds": info["hvp_seconds"],
         "product_jobs": seconds["step.run"], "basis_reads": reads, "basis_writes": writes,
-        "passes": seconds["step.passes"], "pass_threads": threads,
+        "passes": seconds["step.passes"], "pass_threads": info.get("pass_threads", 1),
         "per_step": seconds["step"] / steps, "hvp_per_step": info["hvp_seconds"] / steps,
         "restarts": info["restarts"], "restart_seconds": seconds["restart"],
         "restart_reads": seconds["restart.rows"],

@@ -233,6 +233,7 @@ def accurate(
         "products_total": out.state.products + (min(st.verify, len(out.theta)) if st.verify else 0),
         "hvp_seconds": jobs.seconds, "jobs_run": jobs.jobs, "workers": sorted(jobs.workers),
         "seconds": time.perf_counter() - t0, "cached": basis.mirror is not None,
+        "pass_threads": basis.threads,
         "history": out.state.history, "warm_start": st.warm_start,
         "method": "thick-restart block Lanczos (Krylov-Schur), out of core",
     }  # fmt: skip

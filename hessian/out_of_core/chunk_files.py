@@ -191,9 +191,9 @@ class ChunkFiles:
                     f.write(np.uint32(google_crc32c.value(chunk)).tobytes())
                 _rename(tmp, path)
 
-    def move_row_chunk(self, src: str, dst: str, i: int, c1: int) -> bool:
-        """Columns 0..c1-1 of ``src``'s first row chunk become row chunk ``i`` of ``dst`` by
-        renaming their chunk files (arrays of one chunk shape and dtype, laid out as
+    def move_row_chunk(self, src: str, dst: str, a: int, b: int, c1: int) -> bool:
+        """Rows 0..b-a-1, columns 0..c1-1 of ``src`` (one row chunk) become rows a..b-1 of
+        ``dst`` by renaming their chunk files (arrays of one chunk shape and dtype, laid out as
         ``open_or_create`` makes them: a chunk's file holds its values and their CRC32C, and
         does not depend on where the chunk sits). Each rename is atomic; a file not in ``src``
         was moved before (a resumed move) and is skipped. False, moving nothing, where the
@@ -202,13 +202,12 @@ class ChunkFiles:
         Why: a restart's rotated row chunk is staged before it replaces the basis' (a killed
         restart finishes from the staged copy); renaming the staged files instead of writing
         the chunk a second time halves a restart's writes."""
-        s_rows = self.group[src].chunks[0]
-        a, b = i * s_rows, min(self.settings.D, (i + 1) * s_rows)
-        s_arr = self._aligned(src, 0, s_rows, slice(0, c1))
         d_arr = self._aligned(dst, a, b, slice(0, c1))
-        if (s_arr is None or d_arr is None or s_arr.chunks != d_arr.chunks
-                or s_arr.dtype != d_arr.dtype):  # fmt: skip
+        rc = d_arr.chunks[0] if d_arr is not None else 0
+        s_arr = self._aligned(src, 0, rc, slice(0, c1)) if rc >= b - a else None
+        if s_arr is None or s_arr.chunks != d_arr.chunks or s_arr.dtype != d_arr.dtype:
             return False
+        i = a // rc
         cc = s_arr.chunks[1]
         s_key = s_arr.metadata.chunk_key_encoding.encode_chunk_key
         d_key = d_arr.metadata.chunk_key_encoding.encode_chunk_key

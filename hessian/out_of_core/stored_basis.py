@@ -16,6 +16,7 @@ store is still written, for resumption).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from hessian.exceptions import CorruptBlockError
 from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import BasisStore
+from hessian.out_of_core.row_chunks import sum_parts
 from hessian.solvers import krylov_schur as ks
 from hessian.solvers.sketching_matrices import STREAM_KRYLOV, sketching_matrix
 
@@ -49,15 +51,6 @@ def pass_threads(n_chunks: int) -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(PASS_THREADS, cores, n_chunks))
-
-
-def _ordered_sum(parts) -> np.ndarray:
-    """The sum of the chunks' parts, in chunk order."""
-    it = iter(parts)
-    total = next(it).copy()
-    for p in it:
-        total += p
-    return total
 
 
 class StoredBasis:
@@ -125,10 +118,9 @@ class StoredBasis:
         the blocks' rows side by side, converted as they are copied, in one reused buffer.
 
         Why tiles: a tile of ``TILE_ROWS`` rows of all the basis' columns stays in cache while
-        it is used, and each product against it is one GEMM of its full width. Converting and
-        multiplying a whole (chunk_rows x b) block at a time streamed every block through
-        memory three times; at 720 columns, b = 24, a row chunk's passes took 390 ms that way
-        and 258 ms in tiles of 512 rows (one thread)."""
+        it is used, and each product against it is one GEMM of its full width; a whole
+        (chunk_rows x b) block at a time streams every block through memory three times
+        (``passes`` has the measurements)."""
         flat = self._buffer("tile", TILE_ROWS * c1)
         for t0 in range(0, rows, TILE_ROWS):
             t1 = min(rows, t0 + TILE_ROWS)
@@ -204,15 +196,11 @@ class StoredBasis:
         (113 s of passes) than a block at a time (95 and 108 s in two runs): copying 8 columns
         at a time into a tile costs what the wider GEMMs save."""
         b = self.block
-        parts = self._map(self._project, n + b)
-        P = _ordered_sum(p for p, _ in parts)
-        WW = _ordered_sum(w for _, w in parts)
+        P, WW = functools.reduce(sum_parts, self._map(self._project, n + b))
         self._finite(n + b, P, WW)
         C, R = ks.cgs2_from_gram(P, self.G[: n + b, : n + b], WW)
         R_inv = np.linalg.inv(R)  # b x b; R is triangular, or a square-root factor
-        parts = self._map(self._update, n + b, C, R_inv)
-        g_new = _ordered_sum(g for g, _ in parts)
-        g_nn = _ordered_sum(g for _, g in parts)
+        g_new, g_nn = functools.reduce(sum_parts, self._map(self._update, n + b, C, R_inv))
         self._finite(n + 2 * b, g_new, g_nn)
         self.G[: n + b, n + b : n + 2 * b] = g_new
         self.G[n + b : n + 2 * b, : n + b] = g_new.T
@@ -306,7 +294,7 @@ class StoredBasis:
                 new[:, m:] = Q[:, n : n + b]
                 self.store.write("staging", 0, e - a, 0, new)
                 g.attrs["staged"] = [rotation, c]
-            if self.store.move_row_chunk("staging", "basis", c, m + b):
+            if self.store.move_row_chunk("staging", "basis", a, e, m + b):
                 if self.mirror is not None:
                     self.mirror[a:e, : m + b] = (
                         self.store.read("basis", a, e, slice(0, m + b)) if staged else new
