@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dask.bag as db
 
+from hessian.solvers.row_passes import sum_parts  # noqa: F401  (the passes' sum, re-exported)
+
 
 def blas_threads(scheduler, num_workers: int) -> int | None:
     """BLAS threads per task of a pass: 1 where several dask threads share the cores, else
@@ -23,8 +25,3 @@ def fold(chunks, fn, combine, scheduler, num_workers):
     if scheduler in ("threads", "processes"):
         kw["num_workers"] = num_workers
     return bag.map(fn).fold(combine, split_every=4).compute(**kw)
-
-
-def sum_parts(a, b):
-    """Element-wise sum of two tuples of partial sums."""
-    return tuple(x + y for x, y in zip(a, b, strict=True))

@@ -16,41 +16,22 @@ store is still written, for resumption).
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dgemm
-from threadpoolctl import threadpool_limits
 
 from hessian.exceptions import CorruptBlockError
 from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import BasisStore
-from hessian.out_of_core.row_chunks import sum_parts
 from hessian.solvers import krylov_schur as ks
+from hessian.solvers.row_passes import TILE_ROWS, RowPasses, one_blas_thread, pass_threads
 from hessian.solvers.sketching_matrices import STREAM_KRYLOV, sketching_matrix
 
-#: rows of a pass' tile (``StoredBasis._tiles``): 512 x 1,000 float64 columns is 4 MB
-TILE_ROWS = 512
-#: pass threads at most: each holds its row chunk of the basis (chunk_rows x n_max) in buffers
-PASS_THREADS = 4
 #: the smallest block the passes work in tiles on threads; below it, a block at a time on one
 #: thread (``StoredBasis.passes`` says why)
 TILED_BLOCK = 16
-
-
-def pass_threads(n_chunks: int) -> int:
-    """Threads for the step's passes: the cores this process may use, at most
-    ``PASS_THREADS`` and one per row chunk. The product workers are idle while the passes run
-    (a step's products come first), so the passes may take every core."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(PASS_THREADS, cores, n_chunks))
 
 
 class StoredBasis:
@@ -67,10 +48,15 @@ class StoredBasis:
         self._rows = None  # the restart's reused row buffer
         self._local = threading.local()  # the pass threads' reused buffers
         self.tiled = self.block >= TILED_BLOCK
-        self.threads = pass_threads(len(self.chunks)) if self.tiled else 1
-        self._pool = None
+        threads = pass_threads(len(self.chunks)) if self.tiled else 1
+        self.pool = RowPasses(self.chunks, threads)  # the row chunks' tasks, on the threads
         if cache and nbytes <= cache:
             self.mirror = np.full((self.D, self.st.columns), np.nan, dtype=self.st.dtype)
+
+    @property
+    def threads(self) -> int:
+        """The pass threads."""
+        return self.pool.threads
 
     def blocks(self, a: int, b: int, c1: int) -> list[tuple[int, np.ndarray]]:
         """Rows a..b-1 of basis columns 0..c1-1 as (first column, block) pairs in the stored
@@ -154,28 +140,12 @@ class StoredBasis:
     def step(self, n: int):
         """One step: the products as jobs, then the two passes (``passes``)."""
         self.jobs.run("basis", n, n + self.block, "products", "jobs", self.key, self.st.job_width)
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             return self.passes(n)
-
-    def _map(self, fn, *args) -> list:
-        """``fn(a, c, *args)`` for every row chunk, on the pass threads, results in chunk order
-        (so the sums over chunks, and the solve, do not depend on the threads' timing)."""
-        if self.threads == 1:
-            return [fn(a, c, *args) for a, c in self.chunks]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="basis-pass")
-        futures = [self._pool.submit(fn, a, c, *args) for a, c in self.chunks]
-        try:
-            return [f.result() for f in futures]
-        finally:
-            for f in futures:  # an error (or Ctrl-C): the chunks not started are not run
-                f.cancel()
 
     def close(self) -> None:
         """Stop the pass threads."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.pool.close()
 
     def passes(self, n: int):
         """The step's two passes over the row chunks, a row chunk per task.
@@ -196,11 +166,11 @@ class StoredBasis:
         (113 s of passes) than a block at a time (95 and 108 s in two runs): copying 8 columns
         at a time into a tile costs what the wider GEMMs save."""
         b = self.block
-        P, WW = functools.reduce(sum_parts, self._map(self._project, n + b))
+        P, WW = self.pool.sum(self._project, n + b)
         self._finite(n + b, P, WW)
         C, R = ks.cgs2_from_gram(P, self.G[: n + b, : n + b], WW)
         R_inv = np.linalg.inv(R)  # b x b; R is triangular, or a square-root factor
-        g_new, g_nn = functools.reduce(sum_parts, self._map(self._update, n + b, C, R_inv))
+        g_new, g_nn = self.pool.sum(self._update, n + b, C, R_inv)
         self._finite(n + 2 * b, g_new, g_nn)
         self.G[: n + b, n + b : n + 2 * b] = g_new
         self.G[n + b : n + 2 * b, : n + b] = g_new.T
@@ -304,14 +274,7 @@ class StoredBasis:
                     new[...] = g["staging"][: e - a, : m + b]
                 self.write(a, e, 0, new, stored=False)
             g["rotated"][c] = rotation
-        G = self.G
-        Gx = G[:n, n : n + b]
-        newG = np.zeros_like(G)
-        newG[:m, :m] = U.T @ G[:n, :n] @ U
-        newG[:m, m : m + b] = U.T @ Gx
-        newG[m : m + b, :m] = (U.T @ Gx).T
-        newG[m : m + b, m : m + b] = G[n : n + b, n : n + b]
-        self.G = newG
+        self.G = ks.rotated_gram(self.G, n, b, U)
 
 
 def write_start(basis: StoredBasis, seed: int, warm) -> None:

@@ -106,8 +106,11 @@ def accurate_eigh(
     with dense_threads(D, n_max + b):
         X0 = ks.start_block(D, b, seed, warm_start)
         basis = ks.InMemoryBasis(A, X0, n_max, call, seed)
-        out = ks.run(basis, s, ks.State.start(b))
-        V = basis.vectors(out.U)
+        try:
+            out = ks.run(basis, s, ks.State.start(b))
+            V = basis.vectors(out.U)
+        finally:
+            basis.close()
         del basis
         cert = out.certificate
         if verify:

@@ -11,6 +11,7 @@ from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
 from hessian.out_of_core.stored_basis import StoredBasis, state_arrays, write_start
 from hessian.solvers import krylov_schur as ks
+from hessian.solvers.row_passes import RowPasses
 
 
 class _Op:
@@ -189,10 +190,10 @@ def test_the_pass_threads_do_not_change_a_bit(tmp_path, monkeypatch, b):
         disk = StoredBasis(store, Jobs(store.url, None, 1, _Diag()), np.eye(st.columns), 0, 0,
                            ks.State.start(b))  # fmt: skip
         assert disk.tiled == (b >= 16)
-        disk.threads = threads
+        disk.pool = RowPasses(disk.chunks, threads)
         write_start(disk, 3, None)
         steps = [disk.step(n) for n in range(0, 4 * b, b)]
-        assert (disk._pool is not None) == (threads > 1)
+        assert (disk.pool._pool is not None) == (threads > 1)
         disk.close()
         runs.append((steps, disk.G.copy(), store.read("basis", 0, D, slice(0, 5 * b))))
     (one, G1, Q1), (two, G2, Q2) = runs
