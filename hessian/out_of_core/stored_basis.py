@@ -26,7 +26,7 @@ from hessian.exceptions import CorruptBlockError
 from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import BasisStore
 from hessian.solvers import krylov_schur as ks
-from hessian.solvers.row_passes import TILE_ROWS, RowPasses, one_blas_thread, pass_threads
+from hessian.solvers.row_passes import TILE_ROWS, RowPasses, pass_threads
 from hessian.solvers.sketching_matrices import STREAM_KRYLOV, sketching_matrix
 
 #: the smallest block the passes work in tiles on threads; below it, a block at a time on one
@@ -140,7 +140,7 @@ class StoredBasis:
     def step(self, n: int):
         """One step: the products as jobs, then the two passes (``passes``)."""
         self.jobs.run("basis", n, n + self.block, "products", "jobs", self.key, self.st.job_width)
-        with one_blas_thread():
+        with self.pool.one_blas_thread():
             return self.passes(n)
 
     def close(self) -> None:

@@ -109,6 +109,7 @@ def accurate_eigh(
         try:
             out = ks.run(basis, s, ks.State.start(b))
             V = basis.vectors(out.U)
+            repairs = basis.repairs
         finally:
             basis.close()
         del basis
@@ -132,6 +133,7 @@ def accurate_eigh(
             "restarts": out.state.restarts,
             "steps": out.state.steps,
             "krylov_products": out.state.products,
+            "projected_again": repairs,  # steps whose block was projected twice explicitly
             "history": out.state.history,
             "max_residual": cert.max_residual,
             "median_residual": cert.median_residual,

@@ -36,15 +36,11 @@ def pass_threads(n_parts: int) -> int:
     return max(1, min(PASS_THREADS, cores, n_parts))
 
 
-@functools.cache
-def _controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def one_blas_thread():
-    """A context manager: BLAS on one thread per calling thread. (``threadpool_limits`` looks
-    the libraries up again on every call, 2 ms here: once per step of a small solve is 5 %.)"""
-    return _controller().limit(limits=1, user_api="blas")
+def one_blas_thread(controller: ThreadpoolController | None = None):
+    """A context manager: BLAS on one thread per calling thread, by ``controller`` (a
+    ``ThreadpoolController`` made once per basis: making one looks the loaded libraries up, 2 ms
+    here, 5 % of a small solve's step if done per step)."""
+    return (controller or ThreadpoolController()).limit(limits=1, user_api="blas")
 
 
 def row_parts(D: int, rows: int = 1 << 16) -> list[tuple[int, int]]:
@@ -73,6 +69,11 @@ class RowPasses:
         self.ranges = list(ranges)
         self.threads = max(1, min(int(threads), len(self.ranges)))
         self._pool = None
+        self.blas = ThreadpoolController()  # the libraries loaded now (numpy's, scipy's BLAS)
+
+    def one_blas_thread(self):
+        """BLAS on one thread per calling thread while the passes run (a context manager)."""
+        return one_blas_thread(self.blas)
 
     def map(self, fn, *args) -> list:
         """The results of every range, in the ranges' order."""

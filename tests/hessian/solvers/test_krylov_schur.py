@@ -128,3 +128,39 @@ def test_an_invariant_subspace_is_left_for_a_random_direction(mats):
     np.testing.assert_allclose(basis.G[: n + b, : n + b], Q.T @ Q, atol=1e-14)
     _, R = steps[explicit[0] // b]
     assert np.abs(np.diag(R)).min() == 0.0  # the vanished directions: no coupling to them
+
+
+def _basis_after_steps(D=3000, b=8, steps=5, seed=6):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((D, 100)))
+    H = (U * rng.uniform(-1, 1, 100)) @ U.T + np.diag(rng.uniform(-0.1, 0.1, D))
+    basis = ks.InMemoryBasis(CountingOperator(H), rng.standard_normal((D, b)), 120, b)
+    _, n = _steps(basis, steps)
+    return basis, n, rng
+
+
+@pytest.mark.parametrize("tiny", [1e-3, 1e-5, 0.0])  # Pythagoras loses digits; fails; W = 0
+def test_a_block_nearly_in_the_span_is_projected_again(tiny):
+    """Products W = [Q X] M + tiny E: the new block still comes out orthonormal to 1e-13
+    (projected again, or explicitly), and W = [Q X] C + X' R holds."""
+    basis, n, rng = _basis_after_steps()
+    b, c1 = basis.block, n + basis.block
+    Qa = basis.Q[:, :c1].copy()
+    W0 = Qa @ rng.standard_normal((c1, b)) + tiny * rng.standard_normal((basis.D, b))
+    W0 = W0 if tiny else np.zeros_like(W0)
+    basis._apply = lambda X: W0.copy()
+    C, R = basis.step(n)
+    assert basis.repairs == (1 if tiny == 1e-3 else 0)  # 1e-5 and 0: explicitly from the start
+    Q = basis.Q[:, : c1 + b]
+    assert np.abs(Q.T @ Q - np.eye(c1 + b)).max() < 1e-13
+    np.testing.assert_allclose(basis.G[: c1 + b, : c1 + b], Q.T @ Q, atol=1e-14)
+    np.testing.assert_allclose(Qa @ C + Q[:, c1:] @ R, W0, atol=1e-12 * max(1, np.abs(W0).max()))
+    basis.close()
+
+
+def test_products_that_are_not_finite_are_named():
+    basis, n, _ = _basis_after_steps(steps=2)
+    basis._apply = lambda X: np.full((basis.D, basis.block), np.nan)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        basis.step(n)
+    basis.close()
