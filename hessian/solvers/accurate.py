@@ -26,6 +26,7 @@ from hessian.solvers.certificates import (
     certify,
     check_pairs,
 )
+from hessian.solvers.in_memory_basis import InMemoryBasis
 from hessian.solvers.linalg import dense_threads
 from hessian.solvers.result import EigenResult
 
@@ -105,7 +106,7 @@ def accurate_eigh(
     s = ks.Settings(k, b, n_max, keep, tol, subspace_tol, max_products or 0)
     with dense_threads(D, n_max + b):
         X0 = ks.start_block(D, b, seed, warm_start)
-        basis = ks.InMemoryBasis(A, X0, n_max, call, seed)
+        basis = InMemoryBasis(A, X0, n_max, call, seed)
         try:
             out = ks.run(basis, s, ks.State.start(b))
             V = basis.vectors(out.U)

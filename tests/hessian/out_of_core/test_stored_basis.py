@@ -11,6 +11,7 @@ from hessian.out_of_core.basis_jobs import Jobs
 from hessian.out_of_core.basis_store import AccurateSettings, BasisStore
 from hessian.out_of_core.stored_basis import StoredBasis, state_arrays, write_start
 from hessian.solvers import krylov_schur as ks
+from hessian.solvers.in_memory_basis import InMemoryBasis
 from hessian.solvers.row_passes import RowPasses
 
 
@@ -44,7 +45,7 @@ def test_steps_and_a_restart_match_the_in_memory_basis(tmp_path, monkeypatch):
     disk = StoredBasis(store, Jobs(store.url, None, 1, _Op(H)), np.eye(st.columns), 0, 0, state)
     write_start(disk, 3, None)
     X0 = store.read("basis", 0, D, slice(0, b))
-    mem = ks.InMemoryBasis(CountingOperator(H), X0, st.n_max, b)
+    mem = InMemoryBasis(CountingOperator(H), X0, st.n_max, b)
     _steps_then_restart(disk, mem, store, state, rng, m=6)
     assert "rotation_U" in store.load_state()
     assert set(state_arrays(state, disk)) == {"T", "B", "G", "counters", "history"}
@@ -153,7 +154,7 @@ def test_steps_over_several_row_chunks_match_the_in_memory_basis(tmp_path, monke
     assert len(disk.chunks) == 3 and disk.mirror is None
     write_start(disk, 3, None)
     X0 = store.read("basis", 0, D, slice(0, b))
-    mem = ks.InMemoryBasis(CountingOperator(H), X0, st.n_max, b)
+    mem = InMemoryBasis(CountingOperator(H), X0, st.n_max, b)
     # a restart rotates G (U^T G U): exact for a float64 basis; a float32 one rounds the rotated
     # columns, which G does not see (measured 2.5e-10 here, far below their own eps32 level)
     f64 = dtype == "float64"
